@@ -1,0 +1,69 @@
+// A pool of equal packet slots cut once from one ArrayBuffer slab, with a free list (a Uint32Array
+// stack). alloc/free are O(1) and allocate nothing. Two sizes are usual: MTU-size slots for the
+// common case and superframe slots (64 KiB + headroom + outer headers) for TSO/GRO/reassembly.
+import { Packet } from './packet.ts';
+
+export const DEFAULT_HEADROOM = 256;
+/** 256 B headroom + 1518 B frame + room for tailroom growth, rounded to 2 KiB. */
+export const SMALL_SLOT = 2048;
+/** 65,535 B IP datagram + 14 B Ethernet + 4 B VLAN + headroom for outer headers, rounded up. */
+export const SUPER_SLOT = 66 * 1024 + 512;
+
+export class PoolEmptyError extends Error {}
+
+export class Pool {
+  readonly slotSize: number;
+  readonly capacity: number;
+  readonly headroom: number;
+  private readonly packets: Packet[];
+  private readonly freeStack: Uint32Array;
+  private freeTop: number;
+  /** Set when a slot is in use: catches double free and foreign packets. */
+  private readonly inUse: Uint8Array;
+  allocFailures = 0;
+
+  constructor(capacity: number, slotSize = SMALL_SLOT, headroom = DEFAULT_HEADROOM) {
+    if (headroom >= slotSize) throw new Error(`headroom ${headroom} >= slot size ${slotSize}`);
+    this.slotSize = slotSize;
+    this.capacity = capacity;
+    this.headroom = headroom;
+    const slab = new ArrayBuffer(capacity * slotSize);
+    this.packets = new Array(capacity);
+    this.freeStack = new Uint32Array(capacity);
+    this.inUse = new Uint8Array(capacity);
+    for (let i = 0; i < capacity; i++) {
+      this.packets[i] = new Packet(new Uint8Array(slab, i * slotSize, slotSize), i, headroom);
+      this.freeStack[i] = capacity - 1 - i;
+    }
+    this.freeTop = capacity;
+  }
+
+  get available(): number {
+    return this.freeTop;
+  }
+
+  /** A reset packet, or null when the pool is empty (the caller counts a drop). */
+  alloc(): Packet | null {
+    if (this.freeTop === 0) {
+      this.allocFailures++;
+      return null;
+    }
+    const i = this.freeStack[--this.freeTop]!;
+    this.inUse[i] = 1;
+    const p = this.packets[i]!;
+    p.reset(this.headroom);
+    return p;
+  }
+
+  free(p: Packet): void {
+    const i = p.slot;
+    if (this.packets[i] !== p) throw new Error('packet does not belong to this pool');
+    if (this.inUse[i] === 0) throw new Error(`double free of slot ${i}`);
+    this.inUse[i] = 0;
+    this.freeStack[this.freeTop++] = i;
+  }
+
+  owns(p: Packet): boolean {
+    return this.packets[p.slot] === p;
+  }
+}
