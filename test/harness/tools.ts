@@ -55,7 +55,7 @@ export function tshark(frames: Uint8Array[], opts: { prefs?: string[]; decodeAs?
   try {
     const file = join(dir, 'in.pcap');
     writeFileSync(file, pcapOf(frames));
-    const args = ['-r', file, '-T', 'json', '-n'];
+    const args = ['-r', file, '-T', 'json', '--no-duplicate-keys', '-n'];
     for (const p of opts.prefs ?? []) args.push('-o', p);
     for (const d of opts.decodeAs ?? []) args.push('-d', d);
     const json = execFileSync(TSHARK, args, {
@@ -92,7 +92,8 @@ export function scapy(code: string): string {
   });
 }
 
-/** Nested field lookup in tshark JSON: finds the first value of `field` anywhere below `layers`. */
+/** Nested field lookup in tshark JSON: the first value of `name` below `layers`, depth first. With
+ * --no-duplicate-keys a repeated layer (outer and inner "ip") becomes an array: outer first. */
 export function field(layers: unknown, name: string): string | undefined {
   if (layers === null || typeof layers !== 'object') return undefined;
   for (const [k, v] of Object.entries(layers as Record<string, unknown>)) {
@@ -101,4 +102,16 @@ export function field(layers: unknown, name: string): string | undefined {
     if (found !== undefined) return found;
   }
   return undefined;
+}
+
+/** Every value of `name` below `layers`, in document order (outer headers before inner ones). */
+export function fields(layers: unknown, name: string, acc: string[] = []): string[] {
+  if (layers === null || typeof layers !== 'object') return acc;
+  for (const [k, v] of Object.entries(layers as Record<string, unknown>)) {
+    if (k === name && typeof v === 'string') acc.push(v);
+    else if (k === name && Array.isArray(v))
+      for (const x of v) typeof x === 'string' ? acc.push(x) : fields(x, name, acc);
+    else fields(v, name, acc);
+  }
+  return acc;
 }
