@@ -1,6 +1,8 @@
 // The `nvo` command: one file per sub-command, each exporting `register(program)`.
 import { Command } from 'commander';
 import { CliError } from './cli-error.ts';
+import { register as registerPcap } from './pcap.ts';
+import { register as registerTestbed } from './testbed.ts';
 import { register as registerVersion } from './version.ts';
 
 const program = new Command('nvo')
@@ -9,6 +11,8 @@ const program = new Command('nvo')
   .exitOverride();
 
 registerVersion(program);
+registerTestbed(program);
+registerPcap(program);
 
 try {
   await program.parseAsync(process.argv);

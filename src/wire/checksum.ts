@@ -8,18 +8,100 @@
 //                           each chunk but the last must have even length)
 //   fold(s)               → 16-bit one's-complement sum (end-around carries added back)
 //   checksum(b, o, end)   → ~fold(sum): the value that goes on the wire
+//
+// Three implementations, one result (tested against a byte-by-byte reference):
+//   sumBytes   big-endian 16-bit words from bytes; best below ~32 B (headers) where setup dominates.
+//   sumPlain   32-bit native-order words read through a Uint32Array over the whole ArrayBuffer (one
+//              view per buffer, cached: a pool's packets share one slab), summed into four float64
+//              accumulators, then folded and byte-swapped (RFC 1071 §2(B): the one's-complement sum is
+//              byte-order independent, and §2(C): 32-bit words fold to the same 16-bit sum).
+//   sumSimd    WebAssembly SIMD128 (checksum-wasm.ts), in place for buffers in a wasmSlab, else copied.
+// `sum` picks one by length; the thresholds come from bench/micro (see bench/README.md).
+import { inWasm, SIMD_AVAILABLE, sumSimd } from './checksum-wasm.ts';
+
+/** At or above this many bytes `sum` uses SIMD on a buffer that lives in a wasmSlab (no copy). */
+export const SIMD_IN_PLACE_MIN = 128;
+/** At or above this many bytes `sum` copies a foreign buffer into wasm memory and uses SIMD. */
+export const SIMD_COPY_MIN = 1024;
+/** Below this many bytes the byte loop beats the word loop's alignment setup. */
+const WORDS_MIN = 32;
 
 export function sum(b: Uint8Array, o: number, end: number, init = 0): number {
+  const n = end - o;
+  if (n < WORDS_MIN) return sumBytes(b, o, end, init);
+  if (SIMD_AVAILABLE && (n >= SIMD_COPY_MIN || (n >= SIMD_IN_PLACE_MIN && inWasm(b))))
+    return init + sumSimd(b, o, end);
+  return sumPlain(b, o, end, init);
+}
+
+/** Byte-pair loop: the straightforward form, and the fastest for short ranges. */
+export function sumBytes(b: Uint8Array, o: number, end: number, init = 0): number {
   let s = init;
   let i = o;
   const even = end - ((end - o) & 1);
-  // Four words per step keeps the loop body long enough for V8 to unroll nothing and still stay fast.
   for (; i + 8 <= even; i += 8) {
     s += ((b[i]! << 8) | b[i + 1]!) + ((b[i + 2]! << 8) | b[i + 3]!);
     s += ((b[i + 4]! << 8) | b[i + 5]!) + ((b[i + 6]! << 8) | b[i + 7]!);
   }
   for (; i < even; i += 2) s += (b[i]! << 8) | b[i + 1]!;
   if (even !== end) s += b[end - 1]! << 8;
+  return s;
+}
+
+// True on little-endian hosts (x86-64, arm64): a Uint32Array word then holds its first byte lowest.
+const LITTLE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+let viewBuffer: ArrayBufferLike | null = null;
+let view32 = new Uint32Array(0);
+
+function words(buf: ArrayBufferLike): Uint32Array {
+  if (buf !== viewBuffer) {
+    viewBuffer = buf;
+    view32 = new Uint32Array(buf, 0, buf.byteLength >>> 2);
+  }
+  return view32;
+}
+
+/**
+ * Four float64 accumulators of u32 words: each add is exact while an accumulator stays below 2^53, so
+ * WORDS_PER_ROUND = 2^20 words (4 MiB) per round bounds each by 2^18 × 2^32 = 2^50; rounds fold.
+ */
+const WORDS_PER_ROUND = 1 << 20;
+
+export function sumPlain(b: Uint8Array, o: number, end: number, init = 0): number {
+  if (end - o < 8) return sumBytes(b, o, end, init);
+  let s = init;
+  // Lead bytes up to a 4-byte-aligned address, paired big-endian from o: even distance → high byte.
+  const abs = b.byteOffset + o;
+  const lead = -abs & 3;
+  let i = o;
+  for (; i < o + lead; i++) s += (i - o) & 1 ? b[i]! : b[i]! << 8;
+  const w = words(b.buffer);
+  let k = (b.byteOffset + i) >>> 2;
+  const kEnd = k + ((end - i) >>> 2);
+  let le = 0;
+  while (k < kEnd) {
+    const stop = Math.min(kEnd, k + WORDS_PER_ROUND);
+    let a0 = 0;
+    let a1 = 0;
+    let a2 = 0;
+    let a3 = 0;
+    for (; k + 4 <= stop; k += 4) {
+      a0 += w[k]!;
+      a1 += w[k + 1]!;
+      a2 += w[k + 2]!;
+      a3 += w[k + 3]!;
+    }
+    for (; k < stop; k++) a0 += w[k]!;
+    le += fold(a0 + a1 + a2 + a3);
+  }
+  // `le` is the sum of 16-bit words in host order starting at the aligned address. On a little-endian
+  // host the first byte of each word is its LOW byte; it is a HIGH byte of the big-endian pairing from o
+  // when the aligned start is an even distance from o. So: swap iff (lead even) == little-endian.
+  le = fold(le);
+  s += ((lead & 1) === 0) === LITTLE ? ((le & 0xff) << 8) | (le >>> 8) : le;
+  i = kEnd * 4 - b.byteOffset;
+  for (; i < end; i++) s += (i - o) & 1 ? b[i]! : b[i]! << 8;
   return s;
 }
 

@@ -1,0 +1,92 @@
+// `nvo pcap decap IN OUT`: every frame of IN whose encapsulation is recognised (tunnel/detect.ts) is
+// written to OUT as its inner frame, with its original timestamp; every other frame is counted under a
+// named drop reason. Inner bare IP packets (VXLAN-GPE NP 1/2, Geneve / GRE with an IP protocol type)
+// get an Ethernet header 00:00:00:00:00:00 > 00:00:00:00:00:00 with the IPv4/IPv6 EtherType, written
+// in place over the outer headers (there are always ≥ 14 outer bytes in front), so OUT has one link
+// type, Ethernet, as a pcap must.
+
+import { openCapture } from '../io/capture-reader.ts';
+import { LINKTYPE_ETHERNET } from '../io/capture-record.ts';
+import { type CaptureWriter, createCaptureWriter } from '../io/capture-writer.ts';
+import { ENCAP_NAMES } from '../packet/packet.ts';
+import { decapFrame, newDecap } from '../tunnel/decap-frame.ts';
+import * as R from '../tunnel/decap-reasons.ts';
+import { setU16 } from '../wire/bytes.ts';
+import * as etherType from '../wire/ether-type.ts';
+
+export interface DecapOptions {
+  verifyChecksums: boolean;
+}
+
+export interface PcapSummary {
+  in: number;
+  out: number;
+  byEncap: Record<string, number>;
+  drops: Record<string, number>;
+}
+
+export async function runDecap(inPath: string, outPath: string, opts: DecapOptions): Promise<PcapSummary> {
+  const reader = await openCapture(inPath);
+  const d = newDecap();
+  const byEncap = new Uint32Array(ENCAP_NAMES.length);
+  const drops = new Uint32Array(R.REASON_COUNT);
+  let nIn = 0;
+  let nOut = 0;
+  let writer: CaptureWriter | undefined;
+  const open = async () => {
+    // Keep nanoseconds if any input interface has them (pcapng: known once its IDB was read).
+    const ns = reader.interfaces.some((i) => i.unitsPerSec > 1e6);
+    writer = await createCaptureWriter(outPath, { linktype: LINKTYPE_ETHERNET, nanosecond: ns });
+    return writer;
+  };
+  try {
+    for (let rec = await reader.next(); rec; rec = await reader.next()) {
+      nIn++;
+      const w = writer ?? (await open());
+      const b = rec.data;
+      if (b.length < rec.origLen) {
+        drops[R.SNAPLEN_CUT]!++;
+        continue;
+      }
+      const r = decapFrame(b, 0, b.length, rec.linktype, opts, d);
+      if (r !== R.OK) {
+        drops[r]!++;
+        continue;
+      }
+      let start = d.inner;
+      if (d.innerType !== etherType.TEB) {
+        start -= 14;
+        b.fill(0, start, start + 12);
+        setU16(b, start + 12, d.innerType);
+      }
+      await w.write(LINKTYPE_ETHERNET, b, start, d.innerEnd, rec.sec, rec.nsec);
+      byEncap[d.encap]!++;
+      nOut++;
+    }
+    await (writer ?? (await open())).close();
+    writer = undefined;
+  } finally {
+    await writer?.close();
+    await reader.close();
+  }
+  return {
+    in: nIn,
+    out: nOut,
+    byEncap: countsByName(byEncap, (i) => ENCAP_NAMES[i]!),
+    drops: countsByName(drops, R.reasonName),
+  };
+}
+
+export function countsByName(counts: Uint32Array, name: (i: number) => string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (let i = 0; i < counts.length; i++) if (counts[i]) out[name(i)] = counts[i]!;
+  return out;
+}
+
+export function formatSummary(s: PcapSummary): string {
+  const lines = [`frames in ${s.in}, out ${s.out}, dropped ${s.in - s.out}`];
+  for (const [k, v] of Object.entries(s.byEncap)) lines.push(`  ${k.padEnd(32)} ${v}`);
+  if (Object.keys(s.drops).length) lines.push('drops:');
+  for (const [k, v] of Object.entries(s.drops)) lines.push(`  ${k.padEnd(32)} ${v}`);
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,287 @@
+// The datapath's cache hierarchy in front of the OpenFlow tables (performance.md §2.1; OVS dpif-netdev):
+//
+//   key ──► EMC (exact key, fixed size, 2 candidate slots) ─hit──► megaflow's actions
+//            │ miss
+//            ▼
+//          megaflow cache (wildcarded entries: tuple space, one hash table per mask, ranked by hits)
+//            │ miss                                     ─hit──► actions (maybe insert into EMC)
+//            ▼
+//          upcall: translate through the OpenFlow tables (xlate.ts), install a megaflow whose mask is
+//          exactly the bits the translation consulted.
+//
+// EMC inserts are probabilistic (OVS emc-insert-inv-prob, default 1 in 100) because inserting every miss
+// thrashes the EMC when there are many flows. Any table change bumps FlowTables.generation; the next
+// lookup sees it and flushes both caches (OVS revalidates selectively; a flush is simpler and correct).
+// Steady-state hits allocate nothing: keys live in one Uint32Array, results are object references.
+import type { Action } from './actions.ts';
+import { type FlowKey, hashMasked, KEY_WORDS } from './key.ts';
+import type { FlowEntry, FlowTables } from './table.ts';
+import { newTranslation, type Translation, translate } from './xlate.ts';
+
+export const LEVEL_EMC = 1;
+export const LEVEL_MEGAFLOW = 2;
+export const LEVEL_UPCALL = 3;
+export const LEVEL_NAMES = ['none', 'emc', 'megaflow', 'upcall'] as const;
+
+/** A cached translation: packets matching (key & mask) == value get `actions`. */
+export class Megaflow {
+  readonly value: Uint32Array;
+  readonly mask: Uint32Array;
+  readonly actions: Action[];
+  /** The OpenFlow entries the translation matched, credited with packets/bytes on every hit. */
+  readonly rules: FlowEntry[];
+  /** Translation trace (tables visited), for `nvo trace`. */
+  readonly path: { table: number; entry: FlowEntry | null }[];
+  readonly error: string;
+  hits = 0;
+  installed = false;
+
+  constructor(k: FlowKey, wc: Uint32Array, t: Translation) {
+    this.mask = wc.slice();
+    this.value = new Uint32Array(KEY_WORDS);
+    for (let i = 0; i < KEY_WORDS; i++) this.value[i] = (k[i]! & wc[i]!) >>> 0;
+    this.actions = t.actions.slice();
+    this.rules = t.rules.slice();
+    this.path = t.path.slice();
+    this.error = t.error;
+  }
+}
+
+class MegaSubtable {
+  readonly mask: Uint32Array;
+  readonly words: Int32Array;
+  readonly buckets = new Map<number, Megaflow[]>();
+  hits = 0;
+  constructor(mask: Uint32Array) {
+    this.mask = mask;
+    const w: number[] = [];
+    for (let i = 0; i < KEY_WORDS; i++) if (mask[i] !== 0) w.push(i);
+    this.words = Int32Array.from(w);
+  }
+}
+
+export interface CacheConfig {
+  /** EMC entries, a power of two. Default 8192 (OVS EM_FLOW_HASH_ENTRIES). 0 disables the EMC. */
+  emcEntries?: number;
+  /** Insert into the EMC with probability 1/N on a megaflow hit or upcall. 1 = always, 0 = never. Default 100. */
+  emcInsertInvProb?: number;
+  /** Megaflows kept before new ones are used once and not installed. Default 65536. */
+  megaflowMax?: number;
+  /** Seed of the insertion PRNG (tests). */
+  seed?: number;
+}
+
+export class FlowCache {
+  readonly tables: FlowTables;
+  // EMC: slot i's key is emcKeys[i*KEY_WORDS .. +KEY_WORDS).
+  private readonly emcSize: number;
+  private readonly emcMask: number;
+  private readonly emcKeys: Uint32Array;
+  private readonly emcHash: Uint32Array;
+  private readonly emcGen: Uint32Array;
+  private readonly emcFlow: (Megaflow | null)[];
+  private emcGeneration = 1;
+  private readonly insertInvProb: number;
+  private rng: number;
+  // Megaflows
+  private subtables: MegaSubtable[] = [];
+  private readonly byMask = new Map<string, MegaSubtable>();
+  private megaflows = 0;
+  readonly megaflowMax: number;
+  private seenGeneration: number;
+  private readonly wc = new Uint32Array(KEY_WORDS);
+  private readonly xl = newTranslation();
+  private sinceRank = 0;
+
+  /** Level that answered the last lookup (LEVEL_*). */
+  level = 0;
+  // Counters (hits per level, inserts, flushes).
+  emcHits = 0;
+  megaflowHits = 0;
+  upcalls = 0;
+  emcInserts = 0;
+  megaflowInstalls = 0;
+  /** Upcalls whose megaflow was not installed because the cache was full. */
+  megaflowFull = 0;
+  flushes = 0;
+
+  constructor(tables: FlowTables, cfg: CacheConfig = {}) {
+    this.tables = tables;
+    const n = cfg.emcEntries ?? 8192;
+    if (n & (n - 1)) throw new RangeError(`emcEntries must be a power of two, got ${n}`);
+    this.emcSize = n;
+    this.emcMask = n - 1;
+    this.emcKeys = new Uint32Array(n * KEY_WORDS);
+    this.emcHash = new Uint32Array(n);
+    this.emcGen = new Uint32Array(n);
+    this.emcFlow = new Array<Megaflow | null>(n).fill(null);
+    this.insertInvProb = cfg.emcInsertInvProb ?? 100;
+    this.megaflowMax = cfg.megaflowMax ?? 65536;
+    this.rng = (cfg.seed ?? 0x9e3779b9) | 0 || 1;
+    this.seenGeneration = tables.generation;
+  }
+
+  get megaflowCount(): number {
+    return this.megaflows;
+  }
+
+  /** Drops every cached entry (called automatically when the tables' generation changes). */
+  flush(): void {
+    this.subtables = [];
+    this.byMask.clear();
+    this.megaflows = 0;
+    // Bumping the generation invalidates every EMC slot at once; clear the references on wrap.
+    this.emcGeneration = (this.emcGeneration + 1) >>> 0 || 1;
+    if (this.emcGeneration === 1) this.emcFlow.fill(null);
+    this.flushes++;
+  }
+
+  /**
+   * Classifies key k (with hash = hashKey(k)). Returns the megaflow whose actions apply, and sets
+   * `level`. Credits the matched OpenFlow entries with one packet of `bytes` at time `now` (ms).
+   */
+  lookup(k: FlowKey, hash: number, bytes: number, now: number): Megaflow {
+    if (this.tables.generation !== this.seenGeneration) {
+      this.seenGeneration = this.tables.generation;
+      this.flush();
+    }
+    let mf = this.emcLookup(k, hash);
+    if (mf !== null) {
+      this.level = LEVEL_EMC;
+      this.emcHits++;
+    } else {
+      mf = this.megaflowLookup(k);
+      if (mf !== null) {
+        this.level = LEVEL_MEGAFLOW;
+        this.megaflowHits++;
+      } else {
+        mf = this.upcall(k);
+        this.level = LEVEL_UPCALL;
+        this.upcalls++;
+      }
+      if (mf.installed) this.maybeEmcInsert(k, hash, mf);
+    }
+    mf.hits++;
+    const rules = mf.rules;
+    for (let i = 0; i < rules.length; i++) {
+      const r = rules[i]!;
+      r.packets++;
+      r.bytes += bytes;
+      r.lastUsed = now;
+    }
+    return mf;
+  }
+
+  private emcLookup(k: FlowKey, hash: number): Megaflow | null {
+    if (this.emcSize === 0) return null;
+    for (let c = 0; c < 2; c++) {
+      const i = (c === 0 ? hash : hash >>> 13) & this.emcMask;
+      if (this.emcGen[i] !== this.emcGeneration || this.emcHash[i] !== hash) continue;
+      const base = i * KEY_WORDS;
+      const keys = this.emcKeys;
+      let eq = true;
+      for (let w = 0; w < KEY_WORDS; w++) {
+        if (keys[base + w] !== k[w]) {
+          eq = false;
+          break;
+        }
+      }
+      if (eq) return this.emcFlow[i]!;
+    }
+    return null;
+  }
+
+  private maybeEmcInsert(k: FlowKey, hash: number, mf: Megaflow): void {
+    if (this.emcSize === 0 || this.insertInvProb === 0) return;
+    if (this.insertInvProb > 1) {
+      // xorshift32: a cheap uniform draw; insert when it lands in 1/insertInvProb of the range.
+      let x = this.rng;
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      this.rng = x;
+      if ((x >>> 0) % this.insertInvProb !== 0) return;
+    }
+    const i1 = hash & this.emcMask;
+    const i2 = (hash >>> 13) & this.emcMask;
+    // Prefer a free / stale slot; else replace the first candidate.
+    const i = this.emcGen[i1] !== this.emcGeneration ? i1 : this.emcGen[i2] !== this.emcGeneration ? i2 : i1;
+    this.emcKeys.set(k, i * KEY_WORDS);
+    this.emcHash[i] = hash;
+    this.emcGen[i] = this.emcGeneration;
+    this.emcFlow[i] = mf;
+    this.emcInserts++;
+  }
+
+  private megaflowLookup(k: FlowKey): Megaflow | null {
+    const sts = this.subtables;
+    for (let s = 0; s < sts.length; s++) {
+      const st = sts[s]!;
+      const b = st.buckets.get(hashMasked(k, st.mask, st.words));
+      if (b === undefined) continue;
+      const words = st.words;
+      const mask = st.mask;
+      for (let j = 0; j < b.length; j++) {
+        const mf = b[j]!;
+        const v = mf.value;
+        let ok = true;
+        for (let i = 0; i < words.length; i++) {
+          const w = words[i]!;
+          if ((k[w]! & mask[w]!) !== v[w]) {
+            ok = false;
+            break;
+          }
+        }
+        if (ok) {
+          st.hits++;
+          if (++this.sinceRank >= 4096) this.rank();
+          return mf;
+        }
+      }
+    }
+    return null;
+  }
+
+  /** Most-hit subtables first (OVS dpcls subtable ranking): the average probes per hit tends to 1. */
+  private rank(): void {
+    this.sinceRank = 0;
+    this.subtables.sort((a, b) => b.hits - a.hits);
+    for (const st of this.subtables) st.hits >>>= 1;
+  }
+
+  private upcall(k: FlowKey): Megaflow {
+    const wc = this.wc;
+    wc.fill(0);
+    translate(this.tables, k, wc, this.xl);
+    const mf = new Megaflow(k, wc, this.xl);
+    if (this.megaflows >= this.megaflowMax) {
+      this.megaflowFull++;
+      return mf;
+    }
+    const mk = wc.join(',');
+    let st = this.byMask.get(mk);
+    if (!st) {
+      st = new MegaSubtable(mf.mask);
+      this.byMask.set(mk, st);
+      this.subtables.push(st);
+    }
+    const h = hashMasked(mf.value, st.mask, st.words);
+    let b = st.buckets.get(h);
+    if (!b) st.buckets.set(h, (b = []));
+    b.push(mf);
+    mf.installed = true;
+    this.megaflows++;
+    this.megaflowInstalls++;
+    return mf;
+  }
+
+  /** Number of megaflow subtables (distinct masks). */
+  get megaflowSubtables(): number {
+    return this.subtables.length;
+  }
+
+  /** Every installed megaflow (for `nvo show` / dump-dp-flows style output). */
+  *dumpMegaflows(): IterableIterator<Megaflow> {
+    for (const st of this.subtables) for (const b of st.buckets.values()) yield* b;
+  }
+}

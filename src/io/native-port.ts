@@ -1,0 +1,342 @@
+// The shared half of the native back ends (tap.ts, af-packet.ts, udp-socket.ts): moves a Batch of
+// Packets through one addon call using the descriptor table (native.ts D_*). Frames are read into and
+// written from the pool's slab in place; the only per-call work in JS is filling/reading
+// DESC_WORDS int32 per packet. Allocation-free after construction.
+//
+// Rx landing space works like a NIC rx ring: the port keeps up to `burst` packets allocated from its
+// pool in `reserve`; a call offers all of them, hands the filled ones to the caller and refills the
+// reserve on the next call. An idle port therefore costs no alloc/free churn.
+import { Counters } from '../datapath/counters.ts';
+import type { Batch } from '../packet/batch.ts';
+import {
+  CSUM_VALID,
+  GSO_NONE,
+  GSO_TCPV4,
+  GSO_TCPV6,
+  GSO_UDP_L4,
+  NEEDS_CSUM,
+  type Packet,
+  SUPERFRAME,
+} from '../packet/packet.ts';
+import type { Pool } from '../packet/pool.ts';
+import { BASE_COUNTERS, type IoBackend, type IoCaps } from './io-backend.ts';
+import {
+  D_ADDR,
+  D_CSUM_OFF,
+  D_CSUM_START,
+  D_ERR,
+  D_FAMILY,
+  D_GSO_SIZE,
+  D_GSO_TYPE,
+  D_HDR_LEN,
+  D_LEN,
+  D_OFF,
+  D_PORT,
+  D_RXFLAGS,
+  D_VFLAGS,
+  DESC_WORDS,
+  errnoName,
+  KIND_UDP,
+  MAX_BURST,
+  type NativeIo,
+  RXF_TRUNCATED,
+} from './native.ts';
+
+const UV_READABLE = 1;
+const ECN_MASK = 0x7f;
+
+export interface NativePortOptions {
+  /** Packets per addon call (≤ MAX_BURST). */
+  burst?: number;
+  /** Stored into Packet.inPort on rx. */
+  inPort?: number;
+}
+
+export class NativePort implements IoBackend {
+  readonly name: string;
+  readonly kind: string;
+  readonly caps: IoCaps;
+  readonly pool: Pool;
+  readonly counters: Counters;
+  readonly inPort: number;
+  /** The fd (-1 once closed). */
+  fd: number;
+  private readonly native: NativeIo;
+  private readonly nkind: number;
+  private readonly vsz: number;
+  private readonly burst: number;
+  private readonly desc: Int32Array;
+  private readonly descBytes: Uint8Array;
+  private readonly reserve: (Packet | null)[];
+  private reserveCount = 0;
+  private slabOf: ArrayBufferLike | null = null;
+  private slab: Uint8Array = new Uint8Array(0);
+  private poll: object | null = null;
+  private readonly cRxPackets: number;
+  private readonly cRxBytes: number;
+  private readonly cRxSuper: number;
+  private readonly cTxPackets: number;
+  private readonly cTxBytes: number;
+  private readonly cTxSuper: number;
+  private readonly cTxFull: number;
+  private readonly cRxTrunc: number;
+  private readonly cRxNoBuf: number;
+
+  constructor(
+    native: NativeIo,
+    fd: number,
+    nkind: number,
+    vnetHdrSize: number,
+    name: string,
+    kind: string,
+    caps: Omit<IoCaps, 'fd'>,
+    pool: Pool,
+    opts: NativePortOptions = {},
+  ) {
+    this.native = native;
+    this.fd = fd;
+    this.nkind = nkind;
+    this.vsz = vnetHdrSize;
+    this.name = name;
+    this.kind = kind;
+    this.caps = { ...caps, fd };
+    this.pool = pool;
+    this.inPort = opts.inPort ?? 0;
+    this.burst = Math.max(1, Math.min(opts.burst ?? 64, MAX_BURST));
+    this.desc = new Int32Array(MAX_BURST * DESC_WORDS);
+    this.descBytes = new Uint8Array(this.desc.buffer);
+    this.reserve = new Array(this.burst).fill(null);
+    this.counters = new Counters(BASE_COUNTERS);
+    const c = this.counters;
+    this.cRxPackets = c.id('rx-packets');
+    this.cRxBytes = c.id('rx-bytes');
+    this.cRxSuper = c.id('rx-superframes');
+    this.cTxPackets = c.id('tx-packets');
+    this.cTxBytes = c.id('tx-bytes');
+    this.cTxSuper = c.id('tx-superframes');
+    this.cTxFull = c.id('tx-queue-full');
+    this.cRxTrunc = c.id('rx-drop-truncated');
+    this.cRxNoBuf = c.id('rx-drop-no-buffer');
+  }
+
+  /** Whole-slab view for the addon; packets of one pool share one ArrayBuffer. */
+  private slabFor(p: Packet): Uint8Array {
+    const ab = p.buf.buffer;
+    if (ab !== this.slabOf) {
+      this.slabOf = ab;
+      this.slab = new Uint8Array(ab);
+    }
+    return this.slab;
+  }
+
+  rxBurst(out: Batch): number {
+    if (this.fd < 0) return 0;
+    const room = out.capacity - out.count;
+    const want = Math.min(room, this.burst);
+    while (this.reserveCount < want) {
+      const p = this.pool.alloc();
+      if (p === null) break;
+      this.reserve[this.reserveCount++] = p;
+    }
+    const n = Math.min(this.reserveCount, want);
+    if (n === 0) {
+      // Pool exhausted: the frames stay in the kernel queue (it drops when full); we count the stall.
+      if (want > 0) this.counters.v[this.cRxNoBuf]! += 1;
+      return 0;
+    }
+    const d = this.desc;
+    let slab: Uint8Array | null = null;
+    for (let i = 0; i < n; i++) {
+      const p = this.reserve[i]!;
+      if (slab === null) slab = this.slabFor(p);
+      const w = i * DESC_WORDS;
+      d[w + D_OFF] = p.buf.byteOffset + p.start;
+      d[w + D_LEN] = p.buf.length - p.start;
+    }
+    const r = this.native.rxBurst(this.fd, this.nkind, this.vsz, slab!, d, n);
+    if (r <= 0) return 0;
+    const v = this.counters.v;
+    let got = 0;
+    let bytes = 0;
+    let supers = 0;
+    let keep = 0;
+    for (let i = 0; i < r; i++) {
+      const w = i * DESC_WORDS;
+      const p = this.reserve[i]!;
+      if ((d[w + D_RXFLAGS]! & RXF_TRUNCATED) !== 0) {
+        // Too long for the slot: the caller should have given this port a SUPER_SLOT pool.
+        v[this.cRxTrunc]! += 1;
+        this.reserve[keep++] = p;
+        continue;
+      }
+      const len = d[w + D_LEN]!;
+      p.end = p.start + len;
+      p.inPort = this.inPort;
+      if (this.nkind === KIND_UDP) this.udpRxMeta(p, w);
+      else this.vnetRxMeta(p, w);
+      if ((p.flags & SUPERFRAME) !== 0) supers++;
+      bytes += len;
+      got++;
+      out.push(p);
+    }
+    // Slide the unused reserve down over the handed-out ones.
+    for (let i = r; i < this.reserveCount; i++) this.reserve[keep++] = this.reserve[i]!;
+    for (let i = keep; i < this.reserveCount; i++) this.reserve[i] = null;
+    this.reserveCount = keep;
+    v[this.cRxPackets]! += got;
+    v[this.cRxBytes]! += bytes;
+    v[this.cRxSuper]! += supers;
+    return got;
+  }
+
+  private vnetRxMeta(p: Packet, w: number): void {
+    const d = this.desc;
+    p.l2 = p.start;
+    if (this.vsz === 0) return;
+    const vf = d[w + D_VFLAGS]!;
+    const gt = d[w + D_GSO_TYPE]!;
+    p.flags = vf & (NEEDS_CSUM | CSUM_VALID);
+    if (gt !== GSO_NONE) {
+      p.flags |= SUPERFRAME;
+      p.gsoType = gt;
+      p.gsoSize = d[w + D_GSO_SIZE]!;
+    }
+    if ((vf & NEEDS_CSUM) !== 0) {
+      p.csumStart = p.start + d[w + D_CSUM_START]!;
+      p.csumOffset = d[w + D_CSUM_OFF]!;
+    }
+  }
+
+  private udpRxMeta(p: Packet, w: number): void {
+    const d = this.desc;
+    const fam = d[w + D_FAMILY]!;
+    const a = (w + D_ADDR) * 4;
+    p.tunIpVersion = fam;
+    p.tunSrcPort = d[w + D_PORT]!;
+    const t = p.tunSrc;
+    const b = this.descBytes;
+    for (let k = 0; k < 16; k++) t[k] = b[a + k]!;
+    const gs = d[w + D_GSO_SIZE]!;
+    if (gs > 0 && p.end - p.start > gs) {
+      p.flags |= SUPERFRAME;
+      p.gsoType = GSO_UDP_L4;
+      p.gsoSize = gs;
+    }
+  }
+
+  txBurst(b: Batch, from = 0): number {
+    if (this.fd < 0) return 0;
+    let done = from;
+    const v = this.counters.v;
+    while (done < b.count) {
+      const d = this.desc;
+      let n = 0;
+      let slabOf: ArrayBufferLike | null = null;
+      // One call per run of packets from the same slab (usually the whole batch).
+      while (done + n < b.count && n < this.burst) {
+        const p = b.packets[done + n]!;
+        if (slabOf === null) slabOf = p.buf.buffer;
+        else if (p.buf.buffer !== slabOf) break;
+        const w = n * DESC_WORDS;
+        d[w + D_OFF] = p.buf.byteOffset + p.start;
+        d[w + D_LEN] = p.end - p.start;
+        if (this.nkind === KIND_UDP) this.udpTxMeta(p, w);
+        else if (this.vsz !== 0) this.vnetTxMeta(p, w);
+        n++;
+      }
+      const slab = this.slabFor(b.packets[done]!);
+      const r = this.native.txBurst(this.fd, this.nkind, this.vsz, slab, d, n);
+      if (r <= 0) {
+        v[this.cTxFull]! += 1;
+        break;
+      }
+      for (let i = 0; i < r; i++) {
+        const w = i * DESC_WORDS;
+        const err = d[w + D_ERR]!;
+        const p = b.packets[done + i]!;
+        if (err !== 0) this.txDrop(err);
+        else {
+          v[this.cTxPackets]! += 1;
+          v[this.cTxBytes]! += p.end - p.start;
+          if ((p.flags & SUPERFRAME) !== 0) v[this.cTxSuper]! += 1;
+        }
+      }
+      done += r;
+      if (r < n) {
+        v[this.cTxFull]! += 1;
+        break;
+      }
+    }
+    return done - from;
+  }
+
+  /** Cold path: a rejected frame, counted under its errno (tx-drop-emsgsize, tx-drop-einval…). */
+  private txDrop(err: number): void {
+    this.counters.add(`tx-drop-${errnoName(err)}`);
+  }
+
+  private vnetTxMeta(p: Packet, w: number): void {
+    const d = this.desc;
+    let vf = p.flags & (NEEDS_CSUM | CSUM_VALID);
+    const gt = p.gsoType & ECN_MASK;
+    let hdrLen = 0;
+    if ((p.flags & NEEDS_CSUM) !== 0) {
+      const cs = p.csumStart - p.start;
+      d[w + D_CSUM_START] = cs;
+      d[w + D_CSUM_OFF] = p.csumOffset;
+      // hdr_len must cover the L4 header: TCP data offset (byte 12, high nibble, in 32-bit words) or
+      // UDP's 8 bytes. The kernel checks hdr_len >= csum_start + csum_offset + 2 at least.
+      const l4 = p.csumStart;
+      hdrLen =
+        gt === GSO_TCPV4 || gt === GSO_TCPV6
+          ? cs + ((p.buf[l4 + 12]! >>> 4) << 2)
+          : gt === GSO_UDP_L4
+            ? cs + 8
+            : cs + p.csumOffset + 2;
+    } else {
+      d[w + D_CSUM_START] = 0;
+      d[w + D_CSUM_OFF] = 0;
+    }
+    if (gt !== GSO_NONE && p.gsoSize > 0) {
+      d[w + D_GSO_TYPE] = p.gsoType;
+      d[w + D_GSO_SIZE] = p.gsoSize;
+    } else {
+      d[w + D_GSO_TYPE] = GSO_NONE;
+      d[w + D_GSO_SIZE] = 0;
+    }
+    // DATA_VALID is an rx-only flag in virtio; sending it is harmless but meaningless.
+    vf &= NEEDS_CSUM;
+    d[w + D_VFLAGS] = vf;
+    d[w + D_HDR_LEN] = hdrLen;
+  }
+
+  private udpTxMeta(p: Packet, w: number): void {
+    const d = this.desc;
+    const a = (w + D_ADDR) * 4;
+    const t = p.tunDst;
+    const b = this.descBytes;
+    for (let k = 0; k < 16; k++) b[a + k] = t[k]!;
+    d[w + D_FAMILY] = p.tunIpVersion;
+    d[w + D_PORT] = p.tunDstPort;
+    d[w + D_GSO_SIZE] = p.gsoSize > 0 && p.end - p.start > p.gsoSize ? p.gsoSize : 0;
+  }
+
+  onReadable(cb: (() => void) | null): void {
+    if (this.poll !== null) {
+      this.native.pollStop(this.poll);
+      this.poll = null;
+    }
+    if (cb !== null && this.fd >= 0) this.poll = this.native.pollStart(this.fd, UV_READABLE, () => cb());
+  }
+
+  close(): void {
+    this.onReadable(null);
+    if (this.fd >= 0) {
+      this.native.close(this.fd);
+      this.fd = -1;
+    }
+    for (let i = 0; i < this.reserveCount; i++) this.pool.free(this.reserve[i]!);
+    this.reserve.fill(null);
+    this.reserveCount = 0;
+  }
+}

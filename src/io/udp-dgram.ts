@@ -1,0 +1,175 @@
+// Pure-Node UDP port on node:dgram: the fallback for the UDP encapsulations when the addon is missing
+// or we are not root. Same contract as udp-socket.ts minus the kernel offloads: no GRO (one packet
+// per datagram), no UDP_SEGMENT (tx cuts a gsoSize superframe into datagrams in JS, one send each),
+// and one Node Buffer per datagram on receive (Node allocates it; we copy it into a pool packet at
+// once). Received datagrams wait in a bounded queue (`queueLimit`); beyond it they are dropped and
+// counted as rx-drop-queue-full, never buffered without bound. Roughly 0.2-0.3 Mpps on this machine
+// (performance.md §6.1) — fine for tests and small set-ups.
+import { createSocket, type Socket } from 'node:dgram';
+import { Counters } from '../datapath/counters.ts';
+import type { Batch } from '../packet/batch.ts';
+import type { Packet } from '../packet/packet.ts';
+import type { Pool } from '../packet/pool.ts';
+import { formatIpv4, formatIpv6, parseIpv4, parseIpv6 } from '../wire/bytes.ts';
+import { BASE_COUNTERS, type IoBackend, type IoCaps } from './io-backend.ts';
+import { nativeUnavailable } from './native.ts';
+
+export interface UdpDgramOptions {
+  address: string;
+  port: number;
+  pool: Pool;
+  /** Datagrams held between wake-ups (default 1024). */
+  queueLimit?: number;
+  inPort?: number;
+}
+
+export class UdpDgramPort implements IoBackend {
+  readonly name: string;
+  readonly kind = 'udp-dgram';
+  readonly caps: IoCaps;
+  readonly pool: Pool;
+  readonly counters = new Counters([...BASE_COUNTERS, 'rx-drop-queue-full', 'tx-drop-error']);
+  readonly socket: Socket;
+  readonly family: 4 | 6;
+  readonly inPort: number;
+  private readonly queue: Packet[] = [];
+  private readonly queueLimit: number;
+  private readable: (() => void) | null = null;
+  private wakePending = false;
+  private closed = false;
+
+  /** Binds the socket; resolves once it is listening (port 0 = ephemeral, see .port). */
+  static async open(o: UdpDgramOptions): Promise<UdpDgramPort> {
+    const p = new UdpDgramPort(o);
+    await new Promise<void>((res, rej) => {
+      p.socket.once('error', rej);
+      p.socket.bind(o.port, o.address, () => {
+        p.socket.off('error', rej);
+        res();
+      });
+    });
+    return p;
+  }
+
+  private constructor(o: UdpDgramOptions) {
+    this.family = o.address.includes(':') ? 6 : 4;
+    this.pool = o.pool;
+    this.inPort = o.inPort ?? 0;
+    this.queueLimit = o.queueLimit ?? 1024;
+    this.name = `${o.address}:${o.port}`;
+    this.caps = {
+      l2: false,
+      rxOffloadMeta: false,
+      rxSuperframes: false,
+      txCsumPartial: false,
+      txTso: false,
+      txUso: true,
+      maxRxLen: 65535,
+      fd: -1,
+    };
+    this.socket = createSocket({ type: this.family === 6 ? 'udp6' : 'udp4', reuseAddr: true });
+    this.socket.on('message', (msg, rinfo) => this.receive(msg, rinfo.address, rinfo.port));
+    this.socket.on('error', () => this.counters.add('rx-drop-socket-error'));
+  }
+
+  get port(): number {
+    return this.socket.address().port;
+  }
+
+  private receive(msg: Buffer, address: string, port: number): void {
+    const c = this.counters;
+    if (this.queue.length >= this.queueLimit) {
+      c.add('rx-drop-queue-full');
+      return;
+    }
+    const p = this.pool.alloc();
+    if (p === null) {
+      c.add('rx-drop-no-buffer');
+      return;
+    }
+    if (msg.length > p.buf.length - p.start) {
+      this.pool.free(p);
+      c.add('rx-drop-truncated');
+      return;
+    }
+    p.buf.set(msg, p.start);
+    p.end = p.start + msg.length;
+    p.inPort = this.inPort;
+    p.tunSrcPort = port;
+    if (address.includes(':')) {
+      p.tunIpVersion = 6;
+      parseIpv6(address.replace(/%.*$/, ''), p.tunSrc, 0);
+    } else {
+      p.tunIpVersion = 4;
+      parseIpv4(address, p.tunSrc, 0);
+    }
+    this.queue.push(p);
+    if (this.readable !== null && !this.wakePending) {
+      // One wake-up per turn of the loop, however many datagrams arrived in it.
+      this.wakePending = true;
+      setImmediate(() => {
+        this.wakePending = false;
+        if (this.readable !== null && this.queue.length > 0) this.readable();
+      });
+    }
+  }
+
+  rxBurst(out: Batch): number {
+    let n = 0;
+    const v = this.counters;
+    while (this.queue.length > 0 && !out.full) {
+      const p = this.queue.shift()!;
+      out.push(p);
+      v.add('rx-packets');
+      v.add('rx-bytes', p.end - p.start);
+      n++;
+    }
+    return n;
+  }
+
+  txBurst(b: Batch, from = 0): number {
+    if (this.closed) return 0;
+    for (let i = from; i < b.count; i++) {
+      const p = b.packets[i]!;
+      const addr =
+        this.family === 6 && p.tunIpVersion === 4
+          ? `::ffff:${formatIpv4(p.tunDst, 0)}`
+          : p.tunIpVersion === 6
+            ? formatIpv6(p.tunDst, 0)
+            : formatIpv4(p.tunDst, 0);
+      const len = p.end - p.start;
+      const seg = p.gsoSize > 0 && len > p.gsoSize ? p.gsoSize : len;
+      for (let o = 0; o < len; o += seg) {
+        const n = Math.min(seg, len - o);
+        // dgram may send after we return (and the caller frees the packet): send a copy.
+        const copy = Buffer.from(p.buf.subarray(p.start + o, p.start + o + n));
+        this.socket.send(copy, p.tunDstPort, addr, (err) => {
+          if (err) this.counters.add('tx-drop-error');
+        });
+      }
+      this.counters.add('tx-packets');
+      this.counters.add('tx-bytes', len);
+    }
+    return b.count - from;
+  }
+
+  onReadable(cb: (() => void) | null): void {
+    this.readable = cb;
+    if (cb !== null && this.queue.length > 0) setImmediate(() => this.readable?.());
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.readable = null;
+    for (const p of this.queue) this.pool.free(p);
+    this.queue.length = 0;
+    this.socket.close();
+  }
+}
+
+/** One line for logs when the dgram fallback is chosen. */
+export function fallbackNotice(): string {
+  const why = nativeUnavailable();
+  return why ? `${why}; UDP tunnels use node:dgram (no GSO/GRO)` : '';
+}

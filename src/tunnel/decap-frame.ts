@@ -1,0 +1,180 @@
+// Whole-frame decapsulation for `nvo pcap decap`: detect the encapsulation (detect.ts), validate the
+// tunnel header with its codec, and say where the inner frame is and what it is. No copying: the
+// result is offsets into the caller's buffer. The datapath's decap (header templates, tunnel table,
+// reassembly) is a separate, faster thing; this one favours clarity and complete drop accounting.
+//
+//   encap       tunnel header              inner payload                    tunnel id
+//   VXLAN       8 B, I set (RFC 7348 §5)   Ethernet                         VNI (24)
+//   VXLAN-SOE   8 B, S set, MSS ≠ 0        Ethernet (one unsegmented frame)  VNI
+//   VXLAN-GPE   8 B, Ver 0, I set          NP 3 Ethernet, 1 IPv4, 2 IPv6     VNI
+//   Geneve      8 B + options (skipped)    Protocol Type: 0x6558 Ethernet, 0x0800, 0x86dd   VNI
+//   GRE         4..16 B (RFC 2784/2890)    Protocol Type: 0x6558, 0x0800, 0x86dd   Key (32) or 0
+//   NVGRE       GRE K only, 0x6558         Ethernet                         VSID(24)|FlowID(8) = Key
+//   STT         18 B after the TCP header  Ethernet; single-segment frames only (offset 0, full length)
+//
+// Inner IP (GPE NP 1/2, Geneve/GRE with an IP protocol type) is reported with innerType IPv4/IPv6; the
+// CLI puts an all-zero Ethernet header in front so the output stays one link type (Ethernet).
+// A Geneve critical option is not a drop here: this is a capture tool, not the tunnel endpoint
+// (RFC 8926 §3.5 binds endpoints), so options are skipped and counted nowhere.
+import {
+  ENCAP_GENEVE,
+  ENCAP_GRE,
+  ENCAP_NVGRE,
+  ENCAP_STT,
+  ENCAP_VXLAN,
+  ENCAP_VXLAN_GPE,
+  ENCAP_VXLAN_SOE,
+} from '../packet/packet.ts';
+import { u32 } from '../wire/bytes.ts';
+import * as etherType from '../wire/ether-type.ts';
+import * as ethernet from '../wire/ethernet.ts';
+import * as geneve from '../wire/geneve.ts';
+import * as gre from '../wire/gre.ts';
+import { BAD_CHECKSUM, BAD_LENGTH, BAD_VERSION, OK, TRUNCATED, UNSUPPORTED } from '../wire/status.ts';
+import * as vxlan from '../wire/vxlan.ts';
+import * as gpe from '../wire/vxlan-gpe.ts';
+import * as soe from '../wire/vxlan-soe.ts';
+import * as R from './decap-reasons.ts';
+import { type DetectOptions, detect, newOuter, type Outer } from './detect.ts';
+
+export interface Decap extends Outer {
+  /** Inner payload [inner, innerEnd). */
+  inner: number;
+  innerEnd: number;
+  /** etherType.TEB for an Ethernet frame, IPV4 / IPV6 for a bare IP packet. */
+  innerType: number;
+  /** Tunnel id: STT's 64-bit context as hi/lo; VNI, GRE key or NVGRE VSID|FlowID in idLo. */
+  idHi: number;
+  idLo: number;
+  /** VXLAN-SOE MSS (0 otherwise). */
+  mss: number;
+}
+
+export function newDecap(): Decap {
+  return { ...newOuter(), inner: -1, innerEnd: -1, innerType: 0, idHi: 0, idLo: 0, mss: 0 };
+}
+
+const geneveRepr = geneve.newRepr();
+
+export function decapFrame(
+  b: Uint8Array,
+  o: number,
+  end: number,
+  linktype: number,
+  opts: DetectOptions,
+  out: Decap,
+): number {
+  out.inner = out.innerEnd = -1;
+  out.innerType = 0;
+  out.idHi = out.idLo = out.mss = 0;
+  const r = detect(b, o, end, linktype, opts, out);
+  if (r !== R.OK) return r;
+  const t = out.tunnel;
+  const tEnd = out.l4End;
+  out.innerEnd = tEnd;
+  out.innerType = etherType.TEB;
+  let st: number;
+  switch (out.encap) {
+    case ENCAP_VXLAN:
+      st = vxlan.check(b, t, tEnd);
+      if (st !== OK) return R.layerReason(R.L_VXLAN, st);
+      out.idLo = vxlan.vni(b, t);
+      out.inner = t + vxlan.HEADER_LEN;
+      break;
+    case ENCAP_VXLAN_SOE:
+      st = soe.check(b, t, tEnd);
+      if (st !== OK) return R.layerReason(R.L_VXLAN_SOE, st);
+      out.idLo = soe.vni(b, t);
+      out.mss = soe.mss(b, t);
+      out.inner = t + soe.HEADER_LEN;
+      break;
+    case ENCAP_VXLAN_GPE: {
+      st = gpe.check(b, t, tEnd);
+      if (st !== OK) return R.layerReason(R.L_VXLAN_GPE, st);
+      // P clear: the payload is Ethernet and NP is 0 (check enforced it), draft §3.2.
+      const np = b[t]! & gpe.FLAG_P ? gpe.nextProtocol(b, t) : gpe.NP_ETHERNET;
+      const et = gpe.etherTypeOf(np);
+      if (et !== etherType.TEB && et !== etherType.IPV4 && et !== etherType.IPV6)
+        return R.layerReason(R.L_VXLAN_GPE, UNSUPPORTED);
+      out.innerType = et;
+      out.idLo = gpe.vni(b, t);
+      out.inner = t + gpe.HEADER_LEN;
+      break;
+    }
+    case ENCAP_GENEVE: {
+      st = geneve.parse(b, t, tEnd, geneveRepr);
+      if (st !== OK) return R.layerReason(R.L_GENEVE, st);
+      const et = geneveRepr.protocol;
+      if (et !== etherType.TEB && et !== etherType.IPV4 && et !== etherType.IPV6)
+        return R.layerReason(R.L_GENEVE, UNSUPPORTED);
+      out.innerType = et;
+      out.idLo = geneveRepr.vni;
+      out.inner = t + geneve.HEADER_LEN + geneveRepr.optLen;
+      break;
+    }
+    case ENCAP_GRE: {
+      const rr = decapGre(b, t, tEnd, opts, out);
+      if (rr !== R.OK) return rr;
+      break;
+    }
+    case ENCAP_STT: {
+      const rr = decapStt(b, t, tEnd, out);
+      if (rr !== R.OK) return rr;
+      break;
+    }
+    default:
+      return R.NOT_ENCAPSULATED;
+  }
+  if (out.innerType === etherType.TEB && ethernet.check(b, out.inner, out.innerEnd) !== OK)
+    return R.layerReason(R.L_INNER, TRUNCATED);
+  if (out.innerType !== etherType.TEB && out.innerEnd - out.inner < 1)
+    return R.layerReason(R.L_INNER, TRUNCATED);
+  return R.OK;
+}
+
+// ---- GRE (gre.ts: RFC 2784 + RFC 2890) and NVGRE (RFC 7637 §3.2: the K-only form, type 0x6558) ----
+// The GRE checksum (C) is verified only with verifyChecksums, like the outer UDP/TCP ones.
+function decapGre(b: Uint8Array, t: number, end: number, opts: DetectOptions, out: Decap): number {
+  const st = gre.checkHeader(b, t, end);
+  if (st !== OK) return R.layerReason(R.L_GRE, st);
+  const w = gre.flagsWord(b, t);
+  const proto = gre.protocol(b, t);
+  if (proto !== etherType.TEB && proto !== etherType.IPV4 && proto !== etherType.IPV6)
+    return R.layerReason(R.L_GRE, UNSUPPORTED);
+  if (opts.verifyChecksums && w & gre.FLAG_C && !gre.checksumOk(b, t, end))
+    return R.layerReason(R.L_GRE, BAD_CHECKSUM);
+  out.idLo = w & gre.FLAG_K ? u32(b, t + gre.keyOffset(w)) : 0;
+  const kOnly = (w & (gre.FLAG_C | gre.FLAG_K | gre.FLAG_S)) === gre.FLAG_K;
+  out.encap = kOnly && proto === etherType.TEB ? ENCAP_NVGRE : ENCAP_GRE;
+  out.innerType = proto;
+  out.inner = t + gre.lengthOf(w);
+  return R.OK;
+}
+
+// ---- STT, draft-davie-stt-08 §3 (reference/stt.md §1) ----
+//
+//   TCP-like header: SEQ = frame length << 16 | offset of this segment; ACK = frame id.
+//   STT frame header (18 B incl. 2 B pad): 0 Version | 1 Flags | 2 L4 Offset | 3 Reserved |
+//     4 MSS (16) | 6 PCP/V/VLAN ID (16) | 8 Context ID (64) | 16 Padding (16) | 18 inner Ethernet
+const STT_HEADER_LEN = 18;
+
+function decapStt(b: Uint8Array, t: number, end: number, out: Decap): number {
+  const l4 = out.l4;
+  const seq = u32(b, l4 + 4);
+  const frameLen = seq >>> 16;
+  const offset = seq & 0xffff;
+  const segLen = end - t;
+  // A whole frame in one segment: offset 0 and the length field equal to what we hold. Anything else
+  // is one piece of a larger frame (or an inconsistent one, which reassembly would reject too).
+  if (offset !== 0 || frameLen !== segLen) {
+    if (frameLen === 0 || offset + segLen > frameLen) return R.layerReason(R.L_STT, BAD_LENGTH);
+    return R.STT_SEGMENT;
+  }
+  if (segLen < STT_HEADER_LEN) return R.layerReason(R.L_STT, TRUNCATED);
+  if (b[t] !== 0) return R.layerReason(R.L_STT, BAD_VERSION);
+  out.idHi = u32(b, t + 8);
+  out.idLo = u32(b, t + 12);
+  out.mss = (b[t + 4]! << 8) | b[t + 5]!;
+  out.inner = t + STT_HEADER_LEN;
+  return R.OK;
+}

@@ -1,0 +1,196 @@
+// Fuzzes every codec in src/wire (found by listing the directory: see discover.ts) with random bytes
+// (fast-check) and mutations of valid emitted frames (mutate.ts), NVO_FUZZ_RUNS inputs per codec in all
+// (default 100,000; one fifth random, the rest mutated). For each input, parse and format run on the
+// same bytes placed in four buffers that differ only OUTSIDE [o, end): none (the buffer ends at `end`),
+// 0x00 junk, 0xff junk, random junk, at different offsets. Invariants:
+//   - parse and format never throw, and never write to the buffer;
+//   - status, Repr and format text are identical in all four (else something read outside [o, end));
+//   - parse OK ⇒ headerLen(out) fits in [o, end), and emitting `out` over the input and parsing again
+//     gives OK and the same Repr (what parse accepts, emit can reproduce).
+// The seed is fixed (NVO_FUZZ_SEED overrides; NVO_FUZZ_SEED=random picks one and prints it), so CI is
+// deterministic and a failure message carries the seed, the input hex and the layout to reproduce it.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import fc from 'fast-check';
+import { hex } from '../../src/wire/bytes.ts';
+import type { Codec } from '../../src/wire/codec.ts';
+import { OK, type Status, statusName } from '../../src/wire/status.ts';
+import { codecsOf, type Found, validSeeds, wireModules } from './discover.ts';
+import { mutate, rng } from './mutate.ts';
+
+const RUNS = Number(process.env['NVO_FUZZ_RUNS'] ?? 100_000);
+const SEED =
+  process.env['NVO_FUZZ_SEED'] === 'random'
+    ? (Math.random() * 0x100000000) >>> 0
+    : Number(process.env['NVO_FUZZ_SEED'] ?? 0x6e766f);
+
+/** Deep equality for Reprs: numbers (NaN-safe), booleans, bigints, strings, typed arrays, arrays, objects. */
+export function sameRepr(a: unknown, b: unknown): boolean {
+  if (Object.is(a, b)) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (ArrayBuffer.isView(a) || ArrayBuffer.isView(b)) {
+    if (!(a instanceof Uint8Array || ArrayBuffer.isView(a)) || !ArrayBuffer.isView(b)) return false;
+    const x = a as unknown as ArrayLike<unknown>;
+    const y = b as unknown as ArrayLike<unknown>;
+    if (x.length !== y.length || a.constructor !== b.constructor) return false;
+    for (let i = 0; i < x.length; i++) if (!Object.is(x[i], y[i])) return false;
+    return true;
+  }
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  const ka = Object.keys(a);
+  const kb = Object.keys(b);
+  if (ka.length !== kb.length) return false;
+  for (const k of ka)
+    if (!sameRepr((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k])) return false;
+  return true;
+}
+
+interface Layout {
+  name: string;
+  pre: number;
+  post: number;
+  junk: (i: number) => number;
+}
+
+const RANDOM_JUNK = (() => {
+  const r = rng(0x5eed);
+  return Uint8Array.from({ length: 4096 }, () => r.int(256));
+})();
+
+// 'exact' ends the buffer at `end` (a read past it yields undefined); the others surround the input with
+// different junk at different offsets, so any byte read outside [o, end) shows up as a difference.
+const LAYOUTS: Layout[] = [
+  { name: 'exact', pre: 0, post: 0, junk: () => 0 },
+  { name: 'zeros', pre: 5, post: 64, junk: () => 0x00 },
+  { name: 'ones', pre: 37, post: 64, junk: () => 0xff },
+  { name: 'random', pre: 3, post: 64, junk: (i) => RANDOM_JUNK[i & 4095]! },
+];
+const MAX_INPUT = 70_000;
+
+class Checker {
+  readonly codec: Codec<unknown>;
+  private readonly outs: unknown[];
+  private readonly again: unknown;
+  /** One buffer per layout, preallocated; the junk is rewritten around each input. */
+  private readonly bufs: Uint8Array[];
+  inputs = 0;
+  parsedOk = 0;
+
+  constructor(codec: Codec<unknown>) {
+    this.codec = codec;
+    this.outs = LAYOUTS.map(() => codec.newRepr());
+    this.again = codec.newRepr();
+    this.bufs = LAYOUTS.map((L) => new Uint8Array(L.pre + MAX_INPUT + L.post));
+  }
+
+  /** Undefined when every invariant holds, else a description of the first one broken. */
+  check(input: Uint8Array): string | undefined {
+    this.inputs++;
+    const c = this.codec;
+    const n = input.length;
+    if (n > MAX_INPUT) return undefined;
+    let status0: Status = OK;
+    let text0 = '';
+    for (let l = 0; l < LAYOUTS.length; l++) {
+      const L = LAYOUTS[l]!;
+      const o = L.pre;
+      const end = o + n;
+      const stop = end + L.post;
+      // The exact layout is a view that ends at `end`.
+      const buf = l === 0 ? this.bufs[0]!.subarray(0, n) : this.bufs[l]!;
+      for (let i = 0; i < o; i++) buf[i] = L.junk(i);
+      buf.set(input, o);
+      for (let i = end; i < stop; i++) buf[i] = L.junk(i);
+      let st: Status;
+      let text: string;
+      try {
+        st = c.parse(buf, o, end, this.outs[l]);
+      } catch (e) {
+        return `parse threw (${L.name}): ${(e as Error).stack ?? e}`;
+      }
+      try {
+        text = c.format(buf, o, end);
+      } catch (e) {
+        return `format threw (${L.name}): ${(e as Error).stack ?? e}`;
+      }
+      if (typeof text !== 'string') return `format returned ${typeof text}`;
+      for (let i = 0; i < o; i++) if (buf[i] !== L.junk(i)) return `parse/format wrote before o (${L.name})`;
+      for (let i = 0; i < n; i++) if (buf[o + i] !== input[i]) return `parse/format wrote at ${i} (${L.name})`;
+      for (let i = end; i < stop; i++)
+        if (buf[i] !== L.junk(i)) return `parse/format wrote past end (${L.name})`;
+      if (l === 0) {
+        status0 = st;
+        text0 = text;
+        continue;
+      }
+      if (st !== status0)
+        return `status ${statusName(st)} (${L.name}) != ${statusName(status0)} (exact): reads outside [o, end)`;
+      if (!sameRepr(this.outs[l], this.outs[0]))
+        return `Repr differs (${L.name} vs exact): reads outside [o, end)\n  ${show(this.outs[l])}\n  ${show(this.outs[0])}`;
+      if (text !== text0) return `format differs (${L.name} vs exact): reads outside [o, end)\n  ${text}\n  ${text0}`;
+    }
+    if (status0 !== OK) return undefined;
+    this.parsedOk++;
+    return this.reemit(input);
+  }
+
+  private reemit(input: Uint8Array): string | undefined {
+    const c = this.codec;
+    const out = this.outs[0];
+    const len = c.headerLen(out);
+    if (!(len >= 0 && len <= input.length)) return `parse OK but headerLen(out) = ${len} > ${input.length} bytes`;
+    const b = input.slice();
+    try {
+      c.emit(out, b, 0);
+    } catch (e) {
+      return `emit of a parsed Repr threw: ${(e as Error).stack ?? e}`;
+    }
+    const st = c.parse(b, 0, b.length, this.again);
+    if (st !== OK) return `parse → emit → parse: ${statusName(st)}; emitted ${hex(b, 0, len)}`;
+    if (!sameRepr(this.again, out))
+      return `parse → emit → parse changed the Repr\n  ${show(out)}\n  ${show(this.again)}`;
+    return undefined;
+  }
+}
+
+function show(x: unknown): string {
+  return JSON.stringify(x, (_k, v) =>
+    typeof v === 'bigint' ? `${v}n` : v instanceof Uint8Array ? hex(v) : (v as unknown),
+  );
+}
+
+function fuzzCodec(found: Found): void {
+  const checker = new Checker(found.codec);
+  const seeds = validSeeds(found, 64, SEED);
+  const randomRuns = Math.ceil(RUNS / 5);
+  const mutatedRuns = RUNS - randomRuns;
+  const tag = `${found.where} seed=${SEED}`;
+
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 96 }), (bytes) => {
+      const err = checker.check(bytes);
+      if (err) throw new Error(err);
+    }),
+    { numRuns: randomRuns, seed: SEED },
+  );
+
+  if (seeds.length === 0) {
+    // Nothing emitted by this codec parses back: that alone is a bug worth failing for.
+    assert.fail(`${tag}: no Repr emitted by the codec parses back OK (newRepr() included)`);
+  }
+  const r = rng(SEED ^ 0x9e3779b9);
+  for (let i = 0; i < mutatedRuns; i++) {
+    const input = mutate(r, seeds[r.int(seeds.length)]!);
+    const err = checker.check(input);
+    if (err) assert.fail(`${tag} mutated input #${i} (${input.length} B): ${hex(input)}\n${err}`);
+  }
+  // Mutations must still reach the accept path, or the re-emit invariant is never exercised.
+  assert.ok(checker.parsedOk > 0, `${tag}: no fuzz input parsed OK`);
+}
+
+describe('fuzz: every src/wire codec', async () => {
+  for (const file of wireModules()) {
+    const found = await codecsOf(file);
+    for (const f of found) test(`${f.where} (${f.codec.name}) × ${RUNS}`, () => fuzzCodec(f));
+  }
+});
