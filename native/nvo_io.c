@@ -75,12 +75,12 @@ enum {
 enum { KIND_TAP = 0, KIND_PACKET = 1, KIND_UDP = 2 };
 #define MAX_BURST 256
 
-// Scratch for one burst: the main thread is the only caller, so static storage is enough.
-static struct virtio_net_hdr_mrg_rxbuf vhdr[MAX_BURST];
-static struct mmsghdr msgs[MAX_BURST];
-static struct iovec iovs[MAX_BURST][2];
-static struct sockaddr_in6 addrs[MAX_BURST];
-static char cmsgs[MAX_BURST][CMSG_SPACE(sizeof(int))] __attribute__((aligned(8)));
+// Scratch for one burst (~40 KB), per thread: each worker thread that loads the addon gets its own.
+static __thread struct virtio_net_hdr_mrg_rxbuf vhdr[MAX_BURST];
+static __thread struct mmsghdr msgs[MAX_BURST];
+static __thread struct iovec iovs[MAX_BURST][2];
+static __thread struct sockaddr_in6 addrs[MAX_BURST];
+static __thread char cmsgs[MAX_BURST][CMSG_SPACE(sizeof(int))] __attribute__((aligned(8)));
 
 #define CHECK(call)                                                                                \
   do {                                                                                             \
@@ -492,14 +492,19 @@ static napi_value rx_burst(napi_env env, napi_callback_info info) {
           got--;
           continue;
         }
+        // tun fails a read whose buffer is too short for the frame with EFAULT (the frame is gone):
+        // report it as a truncated frame so it is counted. Our iovecs are inside the slab, so EFAULT
+        // means nothing else here.
+        if (errno == EFAULT || errno == EMSGSIZE) {
+          d[D_RXFLAGS] = 1;
+          d[D_LEN] = 0;
+          continue;
+        }
         if (got == 0 && errno != EAGAIN) return num(env, -errno);
         break;
       }
       if (r < a.vsz) return num(env, -EIO);
-      int32_t flen = (int32_t)(r - a.vsz);
-      // tun copies at most the space offered; a frame that exactly fills it may have been cut.
-      if (flen >= d[D_LEN]) d[D_RXFLAGS] = 1;
-      d[D_LEN] = flen;
+      d[D_LEN] = (int32_t)(r - a.vsz);
       if (a.vsz) vhdr_to_desc(&vhdr[got], d);
     }
     return num(env, got);
@@ -613,7 +618,7 @@ static void poll_cb(uv_poll_t *h, int status, int events) {
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
   napi_value cb, recv, argv[2], result;
   napi_get_reference_value(env, p->cb, &cb);
-  napi_get_undefined(env, &recv);
+  napi_get_global(env, &recv); // make_callback wants an object receiver
   napi_create_int32(env, status, &argv[0]);
   napi_create_int32(env, events, &argv[1]);
   // make_callback (not call_function): runs microtasks and reports a throw as uncaught.

@@ -9,8 +9,9 @@ import { openCapture } from '../io/capture-reader.ts';
 import { LINKTYPE_ETHERNET } from '../io/capture-record.ts';
 import { type CaptureWriter, createCaptureWriter } from '../io/capture-writer.ts';
 import { ENCAP_NAMES } from '../packet/packet.ts';
-import { decapFrame, newDecap } from '../tunnel/decap-frame.ts';
+import { newDecap } from '../tunnel/decap-frame.ts';
 import * as R from '../tunnel/decap-reasons.ts';
+import { FrameDecapper } from '../tunnel/frame-decapper.ts';
 import { setU16 } from '../wire/bytes.ts';
 import * as etherType from '../wire/ether-type.ts';
 
@@ -21,6 +22,10 @@ export interface DecapOptions {
 export interface PcapSummary {
   in: number;
   out: number;
+  /** decap: frames taken into an IP/STT reassembly (they come out with the frame that completes it). */
+  held?: number;
+  /** decap: reassemblies still incomplete at the end of the input (their held frames are lost). */
+  incomplete?: number;
   byEncap: Record<string, number>;
   drops: Record<string, number>;
 }
@@ -28,6 +33,9 @@ export interface PcapSummary {
 export async function runDecap(inPath: string, outPath: string, opts: DecapOptions): Promise<PcapSummary> {
   const reader = await openCapture(inPath);
   const d = newDecap();
+  const dec = new FrameDecapper(opts);
+  const reasmDrops: Record<string, number> = {};
+  let held = 0;
   const byEncap = new Uint32Array(ENCAP_NAMES.length);
   const drops = new Uint32Array(R.REASON_COUNT);
   let nIn = 0;
@@ -48,18 +56,21 @@ export async function runDecap(inPath: string, outPath: string, opts: DecapOptio
         drops[R.SNAPLEN_CUT]!++;
         continue;
       }
-      const r = decapFrame(b, 0, b.length, rec.linktype, opts, d);
+      const r = dec.decap(b, 0, b.length, rec.linktype, rec.sec * 1000 + rec.nsec / 1e6, d);
       if (r !== R.OK) {
-        drops[r]!++;
+        if (r === R.HELD) held++;
+        else if (r === R.REASSEMBLY_DROP) reasmDrops[dec.dropName] = (reasmDrops[dec.dropName] ?? 0) + 1;
+        else drops[r]!++;
         continue;
       }
+      const ob = dec.buf;
       let start = d.inner;
       if (d.innerType !== etherType.TEB) {
         start -= 14;
-        b.fill(0, start, start + 12);
-        setU16(b, start + 12, d.innerType);
+        ob.fill(0, start, start + 12);
+        setU16(ob, start + 12, d.innerType);
       }
-      await w.write(LINKTYPE_ETHERNET, b, start, d.innerEnd, rec.sec, rec.nsec);
+      await w.write(LINKTYPE_ETHERNET, ob, start, d.innerEnd, rec.sec, rec.nsec);
       byEncap[d.encap]!++;
       nOut++;
     }
@@ -84,7 +95,10 @@ export function countsByName(counts: Uint32Array, name: (i: number) => string): 
 }
 
 export function formatSummary(s: PcapSummary): string {
-  const lines = [`frames in ${s.in}, out ${s.out}, dropped ${s.in - s.out}`];
+  const dropped = Object.values(s.drops).reduce((a, b) => a + b, 0);
+  let head = `frames in ${s.in}, out ${s.out}, dropped ${dropped}`;
+  if (s.held) head += `, held for reassembly ${s.held} (${s.incomplete ?? 0} incomplete at the end)`;
+  const lines = [head];
   for (const [k, v] of Object.entries(s.byEncap)) lines.push(`  ${k.padEnd(32)} ${v}`);
   if (Object.keys(s.drops).length) lines.push('drops:');
   for (const [k, v] of Object.entries(s.drops)) lines.push(`  ${k.padEnd(32)} ${v}`);

@@ -8,6 +8,7 @@ import type { Command } from 'commander';
 import { CaptureError } from '../io/capture-source.ts';
 import { CliError } from './cli-error.ts';
 import { formatSummary, runDecap } from './pcap-decap.ts';
+import { type EncapArgs, encapConfig, runEncap } from './pcap-encap.ts';
 
 async function asCliErrors<T>(fn: () => Promise<T>): Promise<T> {
   try {
@@ -33,6 +34,32 @@ export function register(program: Command): void {
     .option('--verify-csum', 'drop frames whose outer UDP/TCP/GRE checksum is wrong (default: accept)')
     .action(async (inPath: string, outPath: string, o: { json?: boolean; verifyCsum?: boolean }) => {
       const s = await asCliErrors(() => runDecap(inPath, outPath, { verifyChecksums: !!o.verifyCsum }));
+      process.stdout.write(o.json ? `${JSON.stringify(s)}\n` : formatSummary(s));
+    });
+  pcap
+    .command('encap')
+    .description('wrap every frame of IN in outer Ethernet/IP/tunnel headers and write OUT')
+    .requiredOption('--encap <e>', 'stt | vxlan | vxlan-gpe | vxlan-soe | geneve | gre | nvgre')
+    .requiredOption(
+      '--vni <n>',
+      'VNI (24 bits), GRE key (32), NVGRE VSID (24) or STT context (64); decimal or 0x…',
+    )
+    .requiredOption('--local <addr>', 'outer source address (IPv4 or IPv6: selects the outer family)')
+    .requiredOption('--remote <addr>', 'outer destination address')
+    .option('--mtu <m>', 'largest outer IP packet; bigger frames are dropped as too-big')
+    .option('--src-mac <mac>', 'outer source MAC (default 02:00:00:00:00:01)')
+    .option('--dst-mac <mac>', 'outer destination MAC (default 02:00:00:00:00:02)')
+    .option('--dst-port <p>', "UDP/TCP destination port (default: the encapsulation's IANA port)")
+    .option(
+      '--mss <n>',
+      'vxlan-soe: overlay MSS put in the header when the inner payload exceeds it (default 1448)',
+    )
+    .option('--json', 'print {in, out, byEncap, drops} as JSON')
+    .argument('<in>', 'input capture (pcap or pcapng; Ethernet, or raw IP for vxlan-gpe/geneve/gre)')
+    .argument('<out>', 'output capture (pcapng if the name ends in .pcapng, else pcap)')
+    .action(async (inPath: string, outPath: string, o: EncapArgs & { json?: boolean }) => {
+      const cfg = encapConfig(o);
+      const s = await asCliErrors(() => runEncap(inPath, outPath, cfg));
       process.stdout.write(o.json ? `${JSON.stringify(s)}\n` : formatSummary(s));
     });
 }

@@ -28,6 +28,11 @@ export class Counters {
     return i;
   }
 
+  /** The name of counter `i` (traces, error messages). */
+  snapshotName(i: number): string {
+    return this.names[i] ?? `counter-${i}`;
+  }
+
   get(name: string): number {
     const i = this.index.get(name);
     return i === undefined ? 0 : this.v[i]!;

@@ -2,6 +2,7 @@
 // produce them, the datapath executes them, the printer turns them back into ovs-ofctl text.
 // Port numbers are OpenFlow 1.3's 32-bit ones; reserved ports keep their OF1.3 values (openflow-etcd.md §6).
 import type { Field } from './fields.ts';
+import { FRAG_LATER, NW_FRAG, TP_DST, TP_SRC, VLAN_CFI, VLAN_TCI } from './key.ts';
 import { type Match, prereqOk } from './match.ts';
 
 export const OFPP_MAX = 0xffffff00; //    last regular port + 1
@@ -173,16 +174,44 @@ export function newFlowSpec(match: Match): FlowSpec {
  */
 export function checkActions(actions: readonly Action[], match: Match): string | null {
   const bad = 'actions are invalid with specified match (OFPBAC_MATCH_INCONSISTENT)';
+  // OF1.1+ VLAN actions need a tag to act on: one in the match (present bit) or pushed earlier; and
+  // at most 2 tags exist (OVS FLOW_MAX_VLAN_HEADERS).
+  // A later fragment has no L4 header, so its ports cannot be written.
+  const laterFrag = (match.value[NW_FRAG]! & FRAG_LATER) !== 0;
+  let tags = (match.value[VLAN_TCI]! & VLAN_CFI) !== 0 ? 1 : 0;
   for (let i = 0; i < actions.length; i++) {
     const a = actions[i]!;
     switch (a.kind) {
+      case 'push_vlan':
+        if (++tags > 2)
+          return `push_vlan: more than 2 VLAN tags: actions are invalid with specified match (OFPBAC_BAD_TAG)`;
+        break;
+      case 'pop_vlan':
+        if (tags === 0) return `pop_vlan without a VLAN tag in the match or a push_vlan before it: ${bad}`;
+        tags--;
+        break;
+      case 'dec_ttl':
+      case 'set_nw_ttl':
+        if (!prereqOk(match, 'ip'))
+          return `${a.kind === 'dec_ttl' ? 'dec_ttl' : 'mod_nw_ttl'} needs ip or ipv6: ${bad}`;
+        break;
       case 'set_field':
       case 'load':
         if (!prereqOk(match, a.field.prereq)) return `set_field/load destination ${a.field.name}: ${bad}`;
+        if (laterFrag && (a.field.word === TP_SRC || a.field.word === TP_DST))
+          return `${a.field.name} of a later fragment: ${bad}`;
+        if (
+          a.kind === 'set_field' &&
+          (a.field.name === 'vlan_vid' || a.field.name === 'vlan_pcp') &&
+          tags === 0
+        )
+          return `set_field:…->${a.field.name} without a VLAN tag: ${bad}`;
         break;
       case 'move':
         if (!prereqOk(match, a.src.prereq) || !prereqOk(match, a.dst.prereq))
           return `move ${a.src.name}->${a.dst.name}: ${bad}`;
+        if (laterFrag && [a.src.word, a.dst.word].some((w) => w === TP_SRC || w === TP_DST))
+          return `move on the ports of a later fragment: ${bad}`;
         break;
       case 'goto_table':
         if (i !== actions.length - 1) return 'goto_table must be the last instruction';

@@ -36,7 +36,8 @@ class Subtable<R extends Rule> {
   }
 }
 
-const better = (a: Rule, b: Rule): boolean => a.priority > b.priority || (a.priority === b.priority && a.seq < b.seq);
+const better = (a: Rule, b: Rule): boolean =>
+  a.priority > b.priority || (a.priority === b.priority && a.seq < b.seq);
 
 function maskKey(mask: Uint32Array): string {
   return mask.join(',');

@@ -133,7 +133,14 @@ export function extractFrame(b: Uint8Array, o: number, end: number, k: FlowKey):
   }
   // 802.3 length field: LLC/SNAP with OUI 0 carries an ethertype; anything else has none (OVS parse_ethertype).
   if (t < 0x600) {
-    if (end - o >= 8 && b[o] === 0xaa && b[o + 1] === 0xaa && b[o + 2] === 0x03 && u16(b, o + 3) === 0 && b[o + 5] === 0) {
+    if (
+      end - o >= 8 &&
+      b[o] === 0xaa &&
+      b[o + 1] === 0xaa &&
+      b[o + 2] === 0x03 &&
+      u16(b, o + 3) === 0 &&
+      b[o + 5] === 0
+    ) {
       t = u16(b, o + 6);
       o += 8;
     } else t = DL_TYPE_NONE;
@@ -196,7 +203,7 @@ function ipv6(b: Uint8Array, o: number, end: number, k: FlowKey): Status {
   ip6(b, o + 8, k, IPV6_SRC);
   ip6(b, o + 24, k, IPV6_DST);
   const plen = u16(b, o + 4);
-  const l3end = o + 40 + plen < end ? o + 40 + plen : end;
+  const l3end = Math.min(o + 40 + plen, end);
   let nh = b[o + 6]!;
   o += 40;
   // Extension headers (RFC 8200 §4): hop-by-hop 0, routing 43, destination options 60 are 8*(len+1)

@@ -82,7 +82,8 @@ function f(
 }
 
 const regs: Field[] = [];
-for (let i = 0; i < K.N_REGS; i++) regs.push(f(`reg${i}`, K.REG0 + i, 1, 32, 'hex', { nxm: `NXM_NX_REG${i}` }));
+for (let i = 0; i < K.N_REGS; i++)
+  regs.push(f(`reg${i}`, K.REG0 + i, 1, 32, 'hex', { nxm: `NXM_NX_REG${i}` }));
 for (let i = 0; i < K.N_REGS / 2; i++)
   regs.push(f(`xreg${i}`, K.REG0 + 2 * i, 2, 64, 'hex', { nxm: `OXM_OF_PKT_REG${i}` }));
 for (let i = 0; i < K.N_REGS / 4; i++)
@@ -126,11 +127,27 @@ export const FIELDS: readonly Field[] = [
     nxm: 'NXM_OF_IP_PROTO',
     writable: false,
   }),
-  f('nw_tos', K.NW_TOS, 1, 6, 'dec', { shift: 2, maskable: false, prereq: 'ip', textShift: 2, nxm: 'NXM_OF_IP_TOS' }),
+  f('nw_tos', K.NW_TOS, 1, 6, 'dec', {
+    shift: 2,
+    maskable: false,
+    prereq: 'ip',
+    textShift: 2,
+    nxm: 'NXM_OF_IP_TOS',
+  }),
   f('ip_dscp', K.NW_TOS, 1, 6, 'dec', { shift: 2, maskable: false, prereq: 'ip', nxm: 'OXM_OF_IP_DSCP' }),
-  f('nw_ecn', K.NW_TOS, 1, 2, 'dec', { aliases: ['ip_ecn'], maskable: false, prereq: 'ip', nxm: 'NXM_NX_IP_ECN' }),
+  f('nw_ecn', K.NW_TOS, 1, 2, 'dec', {
+    aliases: ['ip_ecn'],
+    maskable: false,
+    prereq: 'ip',
+    nxm: 'NXM_NX_IP_ECN',
+  }),
   f('nw_ttl', K.NW_TTL, 1, 8, 'dec', { maskable: false, prereq: 'ip', nxm: 'NXM_NX_IP_TTL' }),
-  f('ip_frag', K.NW_FRAG, 1, 2, 'frag', { aliases: ['nw_frag'], prereq: 'ip', nxm: 'NXM_NX_IP_FRAG', writable: false }),
+  f('ip_frag', K.NW_FRAG, 1, 2, 'frag', {
+    aliases: ['nw_frag'],
+    prereq: 'ip',
+    nxm: 'NXM_NX_IP_FRAG',
+    writable: false,
+  }),
   f('arp_op', K.ARP_OP, 1, 16, 'dec', { maskable: false, prereq: 'arp', nxm: 'NXM_OF_ARP_OP' }),
   f('arp_spa', K.ARP_SPA, 1, 32, 'ipv4', { prereq: 'arp', nxm: 'NXM_OF_ARP_SPA' }),
   f('arp_tpa', K.ARP_TPA, 1, 32, 'ipv4', { prereq: 'arp', nxm: 'NXM_OF_ARP_TPA' }),
@@ -151,8 +168,16 @@ export const FIELDS: readonly Field[] = [
   f('tcp_flags', K.TCP_FLAGS, 1, 12, 'tcpflags', { prereq: 'tcp', nxm: 'NXM_NX_TCP_FLAGS', writable: false }),
   f('icmp_type', K.ICMP_TYPE, 1, 8, 'dec', { maskable: false, prereq: 'icmpv4', nxm: 'NXM_OF_ICMP_TYPE' }),
   f('icmp_code', K.ICMP_CODE, 1, 8, 'dec', { maskable: false, prereq: 'icmpv4', nxm: 'NXM_OF_ICMP_CODE' }),
-  f('icmpv6_type', K.ICMP_TYPE, 1, 8, 'dec', { maskable: false, prereq: 'icmpv6', nxm: 'NXM_NX_ICMPV6_TYPE' }),
-  f('icmpv6_code', K.ICMP_CODE, 1, 8, 'dec', { maskable: false, prereq: 'icmpv6', nxm: 'NXM_NX_ICMPV6_CODE' }),
+  f('icmpv6_type', K.ICMP_TYPE, 1, 8, 'dec', {
+    maskable: false,
+    prereq: 'icmpv6',
+    nxm: 'NXM_NX_ICMPV6_TYPE',
+  }),
+  f('icmpv6_code', K.ICMP_CODE, 1, 8, 'dec', {
+    maskable: false,
+    prereq: 'icmpv6',
+    nxm: 'NXM_NX_ICMPV6_CODE',
+  }),
 ];
 
 const byName = new Map<string, Field>();

@@ -25,8 +25,19 @@ export class Match {
     return m;
   }
 
-  /** Sets field bits: value/mask are in the field's width; the mask ANDs the value (OVS keeps value&mask). */
+  /**
+   * Sets the field to value/mask, replacing what was there (OVS mf_set: a field given twice keeps the
+   * last). The stored value is value & mask.
+   */
   set(fl: Field, value: bigint, mask: bigint = fieldMax(fl)): this {
+    mask &= fieldMax(fl);
+    setField(this.mask, fl, mask);
+    setField(this.value, fl, value & mask);
+    return this;
+  }
+
+  /** Sets only the bits in mask, keeping the field's other matched bits (field[a..b]=v, OVS mf_write_subfield). */
+  setBits(fl: Field, value: bigint, mask: bigint): this {
     const max = fieldMax(fl);
     mask &= max;
     const oldV = getField(this.value, fl);
@@ -75,7 +86,8 @@ export class Match {
   }
 
   equals(o: Match): boolean {
-    for (let i = 0; i < KEY_WORDS; i++) if (this.value[i] !== o.value[i] || this.mask[i] !== o.mask[i]) return false;
+    for (let i = 0; i < KEY_WORDS; i++)
+      if (this.value[i] !== o.value[i] || this.mask[i] !== o.mask[i]) return false;
     return true;
   }
 

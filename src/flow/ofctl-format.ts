@@ -65,6 +65,12 @@ function ipv6Text(w: ArrayLike<number>, o: number): string {
       .slice(a, b)
       .map((x) => x.toString(16))
       .join(':');
+  // glibc inet_ntop (what ovs-ofctl prints): IPv4-compatible (::a.b.c.d) and IPv4-mapped
+  // (::ffff:a.b.c.d) addresses end in a dotted quad.
+  if (bestAt === 0 && (bestLen === 6 || (bestLen === 5 && g[5] === 0xffff))) {
+    const q = `${g[6]! >>> 8}.${g[6]! & 0xff}.${g[7]! >>> 8}.${g[7]! & 0xff}`;
+    return bestLen === 6 ? `::${q}` : `::ffff:${q}`;
+  }
   return bestAt < 0 ? part(0, 8) : `${part(0, bestAt)}::${part(bestAt + bestLen, 8)}`;
 }
 
@@ -107,7 +113,12 @@ export function formatFieldValue(fl: Field, v: bigint, opts: FormatOptions = {})
       return hex(v);
     case 'tcpflags':
     case 'tunflags':
-      return formatFlags(fl.format === 'tcpflags' ? TCP_FLAG_NAMES : ['oam'], Number(v), Number(fieldMax(fl)), Number(fieldMax(fl)));
+      return formatFlags(
+        fl.format === 'tcpflags' ? TCP_FLAG_NAMES : ['oam'],
+        Number(v),
+        Number(fieldMax(fl)),
+        Number(fieldMax(fl)),
+      );
     default:
       return (v << BigInt(fl.textShift)).toString();
   }
@@ -195,7 +206,8 @@ export function formatMatch(m: Match, priority = DEFAULT_PRIORITY, opts: FormatO
   ipm('tun_dst', K.TUN_DST);
   ip6m('tun_ipv6_src', K.TUN_IPV6_SRC);
   ip6m('tun_ipv6_dst', K.TUN_IPV6_DST);
-  if (k[K.TUN_FLAGS]! & 1) out.push(`tun_flags=${formatFlags(['oam'], v[K.TUN_FLAGS]!, k[K.TUN_FLAGS]! & 1, 0xf)}`);
+  if (k[K.TUN_FLAGS]! & 1)
+    out.push(`tun_flags=${formatFlags(['oam'], v[K.TUN_FLAGS]!, k[K.TUN_FLAGS]! & 1, 0xf)}`);
   u64m('metadata', K.METADATA);
   if (k[K.IN_PORT] !== 0) out.push(`in_port=${formatPort(v[K.IN_PORT]!, opts)}`);
   vlanText(v[K.VLAN_TCI]!, k[K.VLAN_TCI]!, out);
@@ -256,7 +268,13 @@ function vlanText(v: number, m: number, out: string[]): void {
   if (m === 0) return;
   const vidMask = m & 0x0fff;
   const pcpMask = m & 0xe000;
-  if (m & K.VLAN_CFI && v & K.VLAN_CFI && (!vidMask || vidMask === 0x0fff) && (!pcpMask || pcpMask === 0xe000) && (vidMask || pcpMask)) {
+  if (
+    m & K.VLAN_CFI &&
+    v & K.VLAN_CFI &&
+    (!vidMask || vidMask === 0x0fff) &&
+    (!pcpMask || pcpMask === 0xe000) &&
+    (vidMask || pcpMask)
+  ) {
     if (vidMask) out.push(`dl_vlan=${v & 0x0fff}`);
     if (pcpMask) out.push(`dl_vlan_pcp=${v >>> 13}`);
   } else if (m === 0xffff) out.push(`vlan_tci=0x${v.toString(16).padStart(4, '0')}`);
@@ -268,16 +286,6 @@ function subfieldText(fl: Field, ofs: number, nBits: number): string {
   if (ofs === 0 && nBits === fl.bits) return `${name}[]`;
   if (nBits === 1) return `${name}[${ofs}]`;
   return `${name}[${ofs}..${ofs + nBits - 1}]`;
-}
-
-/** Contiguous run of ones in m: [ofs, nBits] or null. */
-function contiguous(m: bigint): [number, number] | null {
-  if (m === 0n) return null;
-  let ofs = 0;
-  while (((m >> BigInt(ofs)) & 1n) === 0n) ofs++;
-  const run = m >> BigInt(ofs);
-  if ((run & (run + 1n)) !== 0n) return null;
-  return [ofs, run.toString(2).length];
 }
 
 export function formatAction(a: Action, opts: FormatOptions = {}): string {
@@ -296,11 +304,25 @@ export function formatAction(a: Action, opts: FormatOptions = {}): string {
       return `controller(${parts.join(',')})`;
     }
     case 'set_field': {
-      if (a.mask === fieldMax(a.field)) return `set_field:${formatFieldValue(a.field, a.value, opts)}->${a.field.name}`;
-      // OF1.3 has no masked SET_FIELD: ovs-ofctl sends a contiguous mask as a Nicira load.
-      const c = contiguous(a.mask);
-      if (c && a.field.shift === 0)
-        return `load:${hex(a.value >> BigInt(c[0]))}->${subfieldText(a.field, c[0], c[1])}`;
+      if (a.mask === fieldMax(a.field))
+        return `set_field:${formatFieldValue(a.field, a.value, opts)}->${a.field.name}`;
+      // OF1.3 has no masked SET_FIELD: ovs-ofctl sends one Nicira load per run of contiguous mask bits,
+      // lowest bits first.
+      if (a.field.shift === 0 && a.field.nxm) {
+        const loads: string[] = [];
+        for (let ofs = 0; ofs < a.field.bits; ) {
+          if (((a.mask >> BigInt(ofs)) & 1n) === 0n) {
+            ofs++;
+            continue;
+          }
+          let n = 0;
+          while (ofs + n < a.field.bits && ((a.mask >> BigInt(ofs + n)) & 1n) === 1n) n++;
+          const bits = (a.value >> BigInt(ofs)) & ((1n << BigInt(n)) - 1n);
+          loads.push(`load:${hex(bits)}->${subfieldText(a.field, ofs, n)}`);
+          ofs += n;
+        }
+        return loads.join(',');
+      }
       return `set_field:${formatFieldValue(a.field, a.value, opts)}/${formatFieldValue(a.field, a.mask, opts)}->${a.field.name}`;
     }
     case 'load':
@@ -329,7 +351,11 @@ export function formatAction(a: Action, opts: FormatOptions = {}): string {
 
 export function formatActions(actions: readonly Action[], opts: FormatOptions = {}): string {
   if (actions.length === 0) return 'drop';
-  return actions.map((a) => formatAction(a, opts)).join(',');
+  // A set_field with an all-zero mask changes nothing and prints as nothing (as ovs-ofctl).
+  return actions
+    .map((a) => formatAction(a, opts))
+    .filter((t) => t !== '')
+    .join(',');
 }
 
 /** A whole flow as `ovs-ofctl -O OpenFlow13 parse-flow` prints an ADD (without the "ADD " prefix). */
@@ -338,7 +364,8 @@ export function formatFlow(f: FlowSpec, opts: FormatOptions = {}): string {
   if (f.table !== 0) parts.push(`table:${f.table}`);
   const m = formatMatch(f.match, f.priority, opts);
   if (m) parts.push(m);
-  if (f.cookie !== 0n) parts.push(`cookie:${hex(f.cookie)}`);
+  // All-ones is OpenFlow's "no cookie" (OVS prints neither 0 nor that).
+  if (f.cookie !== 0n && f.cookie !== 0xffffffffffffffffn) parts.push(`cookie:${hex(f.cookie)}`);
   if (f.cookieMask !== 0n) parts[parts.length - 1] += `/${hex(f.cookieMask)}`;
   if (f.idleTimeout) parts.push(`idle:${f.idleTimeout}`);
   if (f.hardTimeout) parts.push(`hard:${f.hardTimeout}`);

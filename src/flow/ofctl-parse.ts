@@ -24,7 +24,24 @@ import {
   RESERVED_PORTS,
 } from './actions.ts';
 import { type Field, fieldByName, fieldMax } from './fields.ts';
-import { VLAN_CFI, VLAN_TCI } from './key.ts';
+import {
+  FRAG_LATER,
+  ICMP_CODE,
+  ICMP_TYPE,
+  ND_SLL,
+  ND_TARGET,
+  ND_TLL,
+  NW_FRAG,
+  TCP_FLAGS,
+  TP_DST,
+  TP_SRC,
+  VLAN_CFI,
+  VLAN_TCI,
+} from './key.ts';
+
+// OVS's TCP/UDP/SCTP prerequisites exclude later fragments (ICMP's do not).
+const L4_WORDS = new Set([TP_SRC, TP_DST, TCP_FLAGS]);
+
 import { Match, prereqOk, prereqText } from './match.ts';
 
 export interface ParseOptions {
@@ -102,7 +119,8 @@ export function parseInteger(text: string, what: string): bigint {
 
 function macBig(text: string): bigint {
   const parts = text.split(':');
-  if (parts.length !== 6 || parts.some((p) => !/^[0-9a-f]{1,2}$/i.test(p))) fail(`${text}: invalid Ethernet address`);
+  if (parts.length !== 6 || parts.some((p) => !/^[0-9a-f]{1,2}$/i.test(p)))
+    fail(`${text}: invalid Ethernet address`);
   let v = 0n;
   for (const p of parts) v = (v << 8n) | BigInt(Number.parseInt(p, 16));
   return v;
@@ -137,7 +155,8 @@ function ipv6Big(text: string): bigint {
   const h = halves.length === 2 ? head : expand(head);
   const tl = expand(tail);
   const fill = 8 - h.length - tl.length;
-  if ((halves.length === 2 && fill < 1) || (halves.length === 1 && fill !== 0)) fail(`${text}: invalid IPv6 address`);
+  if ((halves.length === 2 && fill < 1) || (halves.length === 1 && fill !== 0))
+    fail(`${text}: invalid IPv6 address`);
   const all = [...h, ...new Array<string>(halves.length === 2 ? fill : 0).fill('0'), ...tl];
   let v = 0n;
   for (const g of all) {
@@ -151,7 +170,11 @@ const prefixMask = (len: number, bits: number): bigint =>
   len === 0 ? 0n : ((1n << BigInt(len)) - 1n) << BigInt(bits - len);
 
 /** Parses one "value[/mask]" for a field; mask defaults to all ones. */
-export function parseFieldValue(fl: Field, text: string, opts: ParseOptions = {}): { value: bigint; mask: bigint } {
+export function parseFieldValue(
+  fl: Field,
+  text: string,
+  opts: ParseOptions = {},
+): { value: bigint; mask: bigint } {
   const max = fieldMax(fl);
   const slash = fl.format === 'ipv6' ? text.lastIndexOf('/') : text.indexOf('/');
   const vt = slash >= 0 ? text.slice(0, slash) : text;
@@ -183,7 +206,10 @@ export function parseFieldValue(fl: Field, text: string, opts: ParseOptions = {}
       break;
     case 'frag': {
       const t = FRAG_TEXT[vt];
-      if (!t) return fail(`${vt}: unknown fragment type (valid types are "no", "yes", "first", "later", "not_later")`);
+      if (!t)
+        return fail(
+          `${vt}: unknown fragment type (valid types are "no", "yes", "first", "later", "not_later")`,
+        );
       return { value: BigInt(t[0]), mask: BigInt(t[1]) };
     }
     case 'tcpflags':
@@ -232,7 +258,8 @@ function parseFlags(fl: Field, text: string): { value: bigint; mask: bigint } {
       const bit = names.indexOf(m[2]!);
       if (bit < 0) fail(`${m[2]}: unknown ${fl.name.replace('_flags', '')} flag`);
       const b = 1n << BigInt(bit);
-      if (mask & b) fail(`${m[2]}: Each ${fl.format === 'tcpflags' ? 'TCP' : 'tunnel'} flag can be specified only once`);
+      if (mask & b)
+        fail(`${m[2]}: Each ${fl.format === 'tcpflags' ? 'TCP' : 'tunnel'} flag can be specified only once`);
       mask |= b;
       if (m[1] === '+') value |= b;
     }
@@ -280,7 +307,8 @@ export function parseSubfield(text: string): Subfield {
   if (m[2] === undefined) return { field, ofs: 0, nBits: field.bits };
   const a = Number(m[2]);
   const b = m[3] === undefined ? a : Number(m[3]);
-  if (b < a || b >= field.bits) fail(`${text}: bit range ${a}..${b} out of range for ${field.bits}-bit field ${field.name}`);
+  if (b < a || b >= field.bits)
+    fail(`${text}: bit range ${a}..${b} out of range for ${field.bits}-bit field ${field.name}`);
   return { field, ofs: a, nBits: b - a + 1 };
 }
 
@@ -315,8 +343,9 @@ function applyField(m: Match, fl: Field, key: string, text: string, opts: ParseO
     const sf = parseSubfield(key);
     const v = parseInteger(text, sf.field.name);
     if (v >= 1n << BigInt(sf.nBits)) fail(`${text}: value too large for ${sf.nBits}-bit subfield ${key}`);
-    if (!sf.field.maskable && sf.nBits !== sf.field.bits) fail(`${key}: field ${sf.field.name} is not maskable`);
-    m.set(sf.field, v << BigInt(sf.ofs), ((1n << BigInt(sf.nBits)) - 1n) << BigInt(sf.ofs));
+    if (!sf.field.maskable && sf.nBits !== sf.field.bits)
+      fail(`${key}: field ${sf.field.name} is not maskable`);
+    m.setBits(sf.field, v << BigInt(sf.ofs), ((1n << BigInt(sf.nBits)) - 1n) << BigInt(sf.ofs));
     return;
   }
   if (fl.name === 'dl_vlan') {
@@ -324,13 +353,13 @@ function applyField(m: Match, fl: Field, key: string, text: string, opts: ParseO
     // OVS match_set_dl_vlan: 0xffff (OFP10_VLAN_NONE) = untagged; else the low 12 bits + present bit.
     const raw = parseInteger(text, 'dl_vlan');
     if (raw === 0xffffn) m.set(TCI, 0n, 0xffffn);
-    else m.set(TCI, (raw & 0xfffn) | BigInt(VLAN_CFI), 0x1fffn);
+    else m.setBits(TCI, (raw & 0xfffn) | BigInt(VLAN_CFI), 0x1fffn);
     return;
   }
   const { value, mask } = parseFieldValue(fl, text, opts);
   if (fl.name === 'vlan_pcp') {
     // match_set_dl_vlan_pcp: the tag must be present too.
-    m.set(TCI, (value << 13n) | BigInt(VLAN_CFI), 0xf000n);
+    m.setBits(TCI, (value << 13n) | BigInt(VLAN_CFI), 0xf000n);
     return;
   }
   m.set(fl, value, mask);
@@ -350,6 +379,11 @@ export function narrowVlanToOf13(m: Match): void {
   let nv = vid;
   let nm = vidMask;
   if (vid !== 0 && mk & 0xe000) {
+    // OXM VLAN_PCP requires VLAN_VID with the present bit (OFPBMC_BAD_PREREQ otherwise).
+    if (!(vidMask & VLAN_CFI && v & VLAN_CFI))
+      fail(
+        'vlan_tci: matching the PCP needs the VLAN present bit 0x1000 in value and mask (OF1.3 VLAN_PCP prerequisite)',
+      );
     nm |= 0xf000;
     nv = (nv & 0x0fff) | (v & 0xe000) | VLAN_CFI;
   }
@@ -417,10 +451,12 @@ export function parseActions(text: string, match: Match, opts: ParseOptions = {}
   const acts: Action[] = [];
   const items = splitItems(text);
   // mod_vlan_* pushes a tag first unless the match guarantees one (OVS push_vlan_if_needed).
-  let vlanPresent = (match.value[VLAN_TCI]! & VLAN_CFI) !== 0;
+  let tags = (match.value[VLAN_TCI]! & VLAN_CFI) !== 0 ? 1 : 0;
   const needVlan = () => {
-    if (!vlanPresent) acts.push({ kind: 'push_vlan', ethertype: 0x8100 });
-    vlanPresent = true;
+    if (tags === 0) {
+      acts.push({ kind: 'push_vlan', ethertype: 0x8100 });
+      tags = 1;
+    }
   };
   const setf = (name: string, value: bigint, mask?: bigint) => {
     const fl = fieldByName(name)!;
@@ -452,13 +488,21 @@ export function parseActions(text: string, match: Match, opts: ParseOptions = {}
           }
           if (port < 0) fail('output: missing port');
           if (maxLen < 0) fail('output: missing max_len');
+          // An Ethernet header is the least that can be kept (OVS ETH_HEADER_LEN).
+          if (maxLen < 14) fail(`max_len ${maxLen} is less than the minimum value 14`);
           acts.push({ kind: 'output', port, portName: name, maxLen, trunc: true });
           break;
         }
         if (/^(NXM_|OXM_|reg|xreg|tun_|[a-z_]+\[)/i.test(v) && fieldByName(v.split('[')[0]!))
           fail(`output:${v}: output to a field is not supported by nvo`);
         const port = parsePort(v, opts, true);
-        acts.push({ kind: 'output', port, portName: port === OFPP_UNRESOLVED ? v : '', maxLen: 0, trunc: false });
+        acts.push({
+          kind: 'output',
+          port,
+          portName: port === OFPP_UNRESOLVED ? v : '',
+          maxLen: 0,
+          trunc: false,
+        });
         break;
       }
       case 'in_port':
@@ -478,7 +522,8 @@ export function parseActions(text: string, match: Match, opts: ParseOptions = {}
           for (const sub of splitItems(v)) {
             if (sub.key === 'max_len') maxLen = Number(parseInteger(sub.value, 'max_len'));
             else if (sub.key === 'reason') {
-              if (!['action', 'no_match', 'invalid_ttl'].includes(sub.value)) fail(`${sub.value}: unknown reason`);
+              if (!['action', 'no_match', 'invalid_ttl'].includes(sub.value))
+                fail(`${sub.value}: unknown reason`);
               reason = sub.value;
             } else if (sub.key === 'id') id = Number(parseInteger(sub.value, 'controller id'));
             else fail(`${sub.key}: controller option not supported by nvo`);
@@ -514,7 +559,14 @@ export function parseActions(text: string, match: Match, opts: ParseOptions = {}
         const dst = parseSubfield(v.slice(arrow + 2));
         if (src.nBits !== dst.nBits)
           fail(`${v}: source field is ${src.nBits} bits wide but destination is ${dst.nBits} bits wide`);
-        acts.push({ kind: 'move', src: src.field, srcOfs: src.ofs, dst: dst.field, dstOfs: dst.ofs, nBits: src.nBits });
+        acts.push({
+          kind: 'move',
+          src: src.field,
+          srcOfs: src.ofs,
+          dst: dst.field,
+          dstOfs: dst.ofs,
+          nBits: src.nBits,
+        });
         break;
       }
       case 'mod_dl_src':
@@ -569,13 +621,13 @@ export function parseActions(text: string, match: Match, opts: ParseOptions = {}
       case 'strip_vlan':
       case 'pop_vlan':
         acts.push({ kind: 'pop_vlan' });
-        vlanPresent = false;
+        if (tags > 0) tags--;
         break;
       case 'push_vlan': {
         const et = Number(parseInteger(v, 'push_vlan'));
         if (et !== 0x8100 && et !== 0x88a8) fail(`${v}: not a valid VLAN ethertype`);
         acts.push({ kind: 'push_vlan', ethertype: et });
-        vlanPresent = true;
+        tags++;
         break;
       }
       case 'dec_ttl':
@@ -631,7 +683,13 @@ export function parseActions(text: string, match: Match, opts: ParseOptions = {}
         if (UNSUPPORTED_ACTIONS.has(k)) fail(`${k}: action not supported by nvo`);
         // A bare port name ("actions=vx0").
         if (v === '' && opts.portByName?.(it.key) !== undefined) {
-          acts.push({ kind: 'output', port: opts.portByName(it.key)!, portName: '', maxLen: 0, trunc: false });
+          acts.push({
+            kind: 'output',
+            port: opts.portByName(it.key)!,
+            portName: '',
+            maxLen: 0,
+            trunc: false,
+          });
           break;
         }
         fail(`unknown action ${it.key}`);
@@ -655,7 +713,11 @@ function findActions(s: string): [number, number] {
  * Parses one flow line. `command` changes what is required: 'add' and 'modify' need actions; 'delete'
  * forbids them and accepts out_port / out_group / cookie masks.
  */
-export function parseFlow(text: string, opts: ParseOptions = {}, command: 'add' | 'modify' | 'delete' = 'add'): FlowSpec {
+export function parseFlow(
+  text: string,
+  opts: ParseOptions = {},
+  command: 'add' | 'modify' | 'delete' = 'add',
+): FlowSpec {
   const [aStart, aValue] = findActions(text);
   if (command !== 'delete' && aStart < 0) fail('must specify an action');
   if (command === 'delete' && aStart >= 0) fail('actions are not allowed when deleting flows');
@@ -746,7 +808,11 @@ export function parseFlow(text: string, opts: ParseOptions = {}, command: 'add' 
   }
   if (proto >= 0) match.set(fieldByName('nw_proto')!, BigInt(proto));
   // Prerequisites per field name, once the whole match is known (field order does not matter).
+  const laterFrag = (match.value[NW_FRAG]! & FRAG_LATER) !== 0;
   for (const { fl, key } of set) {
+    // A later fragment has no L4 header: OVS refuses L4 fields with nw_frag=later even when normalizing.
+    if (laterFrag && L4_WORDS.has(fl.word))
+      fail(`${key}: L4 fields cannot be matched with nw_frag=later (OFPBMC_BAD_PREREQ)`);
     let ok = prereqOk(match, fl.prereq);
     let need = fl.prereq;
     if (fl.prereq === 'icmpv4' && !ok && prereqOk(match, 'icmpv6')) ok = true; // icmp6,icmp_type=…

@@ -7,7 +7,15 @@
 //   DELETE_STRICT  remove the entry with exactly this match+priority.
 // Timeouts are in seconds (OpenFlow); time is an explicit `now` in milliseconds so tests control it.
 // Every change bumps `generation`, which the caches compare to drop stale entries.
-import { type Action, checkActions, FF_CHECK_OVERLAP, FF_RESET_COUNTS, type FlowSpec, OFPP_ANY, outputsTo } from './actions.ts';
+import {
+  type Action,
+  checkActions,
+  FF_CHECK_OVERLAP,
+  FF_RESET_COUNTS,
+  type FlowSpec,
+  OFPP_ANY,
+  outputsTo,
+} from './actions.ts';
 import { Classifier, type Rule } from './classifier.ts';
 import type { FlowKey } from './key.ts';
 import { checkPrereqs, type Match } from './match.ts';
@@ -101,10 +109,16 @@ export class FlowTables {
   /** Applies one FLOW_MOD. Never throws on bad input: errors come back as FlowModError. */
   apply(cmd: FlowModCommand, spec: FlowSpec, now: number): FlowModResult {
     const removed: FlowEntry[] = [];
-    const err = (code: FlowModErrorCode, message: string): FlowModResult => ({ error: { code, message }, removed });
+    const err = (code: FlowModErrorCode, message: string): FlowModResult => ({
+      error: { code, message },
+      removed,
+    });
     const allTables = spec.table === 255;
     if (allTables ? cmd !== 'delete' && cmd !== 'delete_strict' : spec.table >= this.nTables)
-      return err('BAD_TABLE_ID', `table ${spec.table} does not exist (this switch has tables 0..${this.nTables - 1})`);
+      return err(
+        'BAD_TABLE_ID',
+        `table ${spec.table} does not exist (this switch has tables 0..${this.nTables - 1})`,
+      );
     if (cmd === 'add' || cmd === 'modify' || cmd === 'modify_strict') {
       const pre = checkPrereqs(spec.match);
       if (pre) return err('BAD_PREREQ', pre);
@@ -112,7 +126,10 @@ export class FlowTables {
       if (act) return err('MATCH_INCONSISTENT', act);
       for (const a of spec.actions)
         if (a.kind === 'goto_table' && (a.table <= spec.table || a.table >= this.nTables))
-          return err('BAD_GOTO_TABLE', `goto_table:${a.table} from table ${spec.table}: must go to a later existing table`);
+          return err(
+            'BAD_GOTO_TABLE',
+            `goto_table:${a.table} from table ${spec.table}: must go to a later existing table`,
+          );
     }
     switch (cmd) {
       case 'add': {
@@ -121,7 +138,10 @@ export class FlowTables {
         if (spec.flags & FF_CHECK_OVERLAP) {
           for (const r of t.rules())
             if (r !== old && r.priority === spec.priority && r.match.overlaps(spec.match))
-              return err('OVERLAP', `flow overlaps an existing flow at priority ${spec.priority} in table ${spec.table}`);
+              return err(
+                'OVERLAP',
+                `flow overlaps an existing flow at priority ${spec.priority} in table ${spec.table}`,
+              );
         }
         if (!old && t.size >= this.maxFlowsPerTable)
           return err('TABLE_FULL', `table ${spec.table} is full (${this.maxFlowsPerTable} flows)`);
@@ -165,9 +185,12 @@ export class FlowTables {
     const to = spec.table === 255 ? this.nTables - 1 : spec.table;
     for (let t = from; t <= to; t++) {
       for (const e of this.tables[t]!.rules()) {
-        if (strict ? !(e.priority === spec.priority && e.match.equals(spec.match)) : !spec.match.covers(e.match))
+        if (
+          strict ? !(e.priority === spec.priority && e.match.equals(spec.match)) : !spec.match.covers(e.match)
+        )
           continue;
-        if (spec.cookieMask !== 0n && (e.cookie & spec.cookieMask) !== (spec.cookie & spec.cookieMask)) continue;
+        if (spec.cookieMask !== 0n && (e.cookie & spec.cookieMask) !== (spec.cookie & spec.cookieMask))
+          continue;
         if (spec.outPort !== OFPP_ANY && !outputsTo(e.actions, spec.outPort)) continue;
         out.push(e);
       }
@@ -180,7 +203,8 @@ export class FlowTables {
     const out: { entry: FlowEntry; reason: RemovedReason }[] = [];
     for (const t of this.tables) {
       for (const e of t.rules()) {
-        if (e.hardTimeout && now - e.created >= e.hardTimeout * 1000) out.push({ entry: e, reason: 'hard_timeout' });
+        if (e.hardTimeout && now - e.created >= e.hardTimeout * 1000)
+          out.push({ entry: e, reason: 'hard_timeout' });
         else if (e.idleTimeout && now - e.lastUsed >= e.idleTimeout * 1000)
           out.push({ entry: e, reason: 'idle_timeout' });
       }

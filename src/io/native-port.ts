@@ -43,6 +43,7 @@ import {
 } from './native.ts';
 
 const UV_READABLE = 1;
+const MAX_RX_ERRORS = 16;
 const ECN_MASK = 0x7f;
 
 export interface NativePortOptions {
@@ -72,6 +73,7 @@ export class NativePort implements IoBackend {
   private slabOf: ArrayBufferLike | null = null;
   private slab: Uint8Array = new Uint8Array(0);
   private poll: object | null = null;
+  private rxErrors = 0;
   private readonly cRxPackets: number;
   private readonly cRxBytes: number;
   private readonly cRxSuper: number;
@@ -154,7 +156,11 @@ export class NativePort implements IoBackend {
       d[w + D_LEN] = p.buf.length - p.start;
     }
     const r = this.native.rxBurst(this.fd, this.nkind, this.vsz, slab!, d, n);
-    if (r <= 0) return 0;
+    if (r <= 0) {
+      if (r < 0) this.rxError(-r);
+      return 0;
+    }
+    this.rxErrors = 0;
     const v = this.counters.v;
     let got = 0;
     let bytes = 0;
@@ -268,6 +274,21 @@ export class NativePort implements IoBackend {
       }
     }
     return done - from;
+  }
+
+  /**
+   * Cold path: the socket/device reported an error (counted as rx-error-<errno>). One-shot errors
+   * (ENETDOWN while a link flaps) clear themselves; a device that is gone fails every read while
+   * poll keeps reporting it, so after MAX_RX_ERRORS in a row the port stops polling (`onReadable`
+   * re-arms it) instead of spinning.
+   */
+  private rxError(err: number): void {
+    this.counters.add(`rx-error-${errnoName(err)}`);
+    if (++this.rxErrors >= MAX_RX_ERRORS && this.poll !== null) {
+      this.native.pollStop(this.poll);
+      this.poll = null;
+      this.counters.add('rx-poll-stopped');
+    }
   }
 
   /** Cold path: a rejected frame, counted under its errno (tx-drop-emsgsize, tx-drop-einval…). */

@@ -21,7 +21,6 @@ import { setU16, u16 } from '../wire/bytes.ts';
 import { fold, pseudoSum4, pseudoSum6, sum } from '../wire/checksum.ts';
 import * as ipp from '../wire/ip-proto.ts';
 import { BAD_FIELD, OK, type Status } from '../wire/status.ts';
-import { sumFast } from './csum-fast.ts';
 
 /**
  * Finishes a partial checksum in place: p.flags NEEDS_CSUM → cleared, CSUM_VALID set. Returns OK (also
@@ -33,7 +32,7 @@ export function completeCsum(p: Packet): Status {
   const at = p.csumStart + p.csumOffset;
   if (p.csumStart < p.start || p.csumOffset < 0 || at + 2 > p.end || (p.csumOffset & 1) !== 0)
     return BAD_FIELD;
-  const c = ~fold(sumFast(p.buf, p.csumStart, p.end)) & 0xffff;
+  const c = ~fold(sum(p.buf, p.csumStart, p.end)) & 0xffff;
   setU16(p.buf, at, c === 0 ? 0xffff : c);
   p.flags = (p.flags & ~NEEDS_CSUM) | CSUM_VALID;
   return OK;
@@ -80,7 +79,7 @@ export function lcoOuterUdp(
 /** Full verification of an L4 checksum (rx side, when the port did not vouch with CSUM_VALID). */
 export function l4ChecksumOk(b: Uint8Array, l3: number, l4: number, proto: number, end: number): boolean {
   if (proto === ipp.UDP && u16(b, l4 + 6) === 0 && b[l3]! >>> 4 === 4) return true; // no checksum (RFC 768)
-  return fold(sumFast(b, l4, end, pseudoFor(b, l3, proto, end - l4))) === 0xffff;
+  return fold(sum(b, l4, end, pseudoFor(b, l3, proto, end - l4))) === 0xffff;
 }
 
 /** IPv4 header checksum: writes it (field zeroed first). */

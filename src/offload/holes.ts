@@ -25,9 +25,10 @@ export class RangeSet {
   readonly capacity: number;
   count = 0;
 
-  constructor(capacity: number) {
+  /** `store`: 2 × capacity u32s, e.g. a subarray of one table-wide array (one allocation for all). */
+  constructor(capacity: number, store: Uint32Array = new Uint32Array(capacity * 2)) {
     this.capacity = capacity;
-    this.r = new Uint32Array(capacity * 2);
+    this.r = store;
   }
 
   clear(): void {

@@ -63,7 +63,7 @@ describe('ipv4 fragment → reassemble', () => {
   });
 
   it('is the identity over sizes × MTUs × random orders with duplicates (property)', () => {
-    const r = new Ipv4Reassembler({ memoryBytes: 2 * SUPER_SLOT });
+    const r = new Ipv4Reassembler({ memoryBytes: 2 * SUPER_SLOT, maxPieces: 2048 });
     fc.assert(
       fc.property(
         fc.integer({ min: 1, max: 65515 }),
@@ -147,17 +147,23 @@ describe('ipv4 reassembly: hostile input', () => {
     assert.equal(feed(r, clean, [0, 1], 1000).st[1], DONE);
   });
 
-  it('treats a teardrop (second fragment inside the first, different bytes) as an overlap', () => {
+  it('kills the datagram on a teardrop: a later fragment inside the first with other bytes', () => {
     const r = new Ipv4Reassembler({ memoryBytes: SUPER_SLOT });
     const first = mk(0, 48, true, 1);
-    const tear = ipv4Frame({ payload: noise(8, 99), offset: 16, mf: false, id: 7 });
-    assert.deepEqual(feed(r, [first, tear], [0, 1]).st, [HELD, DROP]);
+    const inside = ipv4Frame({ payload: noise(8, 99), offset: 16, mf: true, id: 7 });
+    assert.deepEqual(feed(r, [first, inside], [0, 1]).st, [HELD, DROP]);
     assert.equal(r.counters.get('drop-ipv4-frag-overlap'), 1);
+    // Classic teardrop: the inner piece is the last fragment, ending before data already held.
+    const r2 = new Ipv4Reassembler({ memoryBytes: SUPER_SLOT });
+    const tear = ipv4Frame({ payload: noise(4, 99), offset: 24, mf: false, id: 7 });
+    assert.deepEqual(feed(r2, [first, tear, mk(48, 8, false)], [0, 1, 2]).st, [HELD, DROP, DROP]);
+    assert.equal(r2.counters.get('drop-ipv4-frag-bad-tail'), 1);
+    assert.equal(r2.counters.get('drop-ipv4-frag-poisoned'), 1);
   });
 
   it('rejects data beyond the last fragment and a second, different last fragment', () => {
     const r = new Ipv4Reassembler({ memoryBytes: SUPER_SLOT });
-    assert.deepEqual(feed(r, [mk(0, 16, false), mk(16, 8, true)], [0, 1]).st, [HELD, DROP]);
+    assert.deepEqual(feed(r, [mk(16, 16, false), mk(32, 8, true)], [0, 1]).st, [HELD, DROP]);
     const r2 = new Ipv4Reassembler({ memoryBytes: SUPER_SLOT });
     assert.deepEqual(feed(r2, [mk(64, 16, false), mk(32, 8, false)], [0, 1]).st, [HELD, DROP]);
     assert.equal(r.counters.get('drop-ipv4-frag-bad-tail') + r2.counters.get('drop-ipv4-frag-bad-tail'), 2);

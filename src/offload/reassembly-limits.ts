@@ -159,7 +159,10 @@ export class ReassemblyTable {
     this.aux = new Int32Array(cap * AUX_WORDS);
     this.buffers = new Array(cap).fill(null);
     this.ranges = [];
-    for (let i = 0; i < cap; i++) this.ranges.push(new RangeSet(Math.max(1, config.maxPieces)));
+    const pieces = Math.max(1, config.maxPieces);
+    const store = new Uint32Array(cap * pieces * 2);
+    for (let i = 0; i < cap; i++)
+      this.ranges.push(new RangeSet(pieces, store.subarray(i * pieces * 2, (i + 1) * pieces * 2)));
     this.hashes = new Uint32Array(cap);
     let nb = 1;
     while (nb < cap * 2) nb <<= 1;

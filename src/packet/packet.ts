@@ -36,11 +36,18 @@ export const ENCAP_NAMES = [
   'stt',
 ] as const;
 
+/** What a Packet needs of its pool (an interface, so packet.ts does not import pool.ts). */
+export interface PacketOwner {
+  free(p: Packet): void;
+}
+
 export class Packet {
   /** The slot: a view of the pool's slab (made once, at pool creation). */
   readonly buf: Uint8Array;
   /** Index of the slot in its pool (for free lists and traces). */
   readonly slot: number;
+  /** The pool the slot belongs to: whoever ends a packet's life frees it here (`p.owner.free(p)`). */
+  readonly owner: PacketOwner | null;
   start: number;
   end: number;
   inPort: number;
@@ -76,9 +83,10 @@ export class Packet {
   /** Set by `nvo trace`; the hot path only tests it. */
   traced: boolean;
 
-  constructor(buf: Uint8Array, slot: number, headroom: number) {
+  constructor(buf: Uint8Array, slot: number, headroom: number, owner: PacketOwner | null = null) {
     this.buf = buf;
     this.slot = slot;
+    this.owner = owner;
     this.start = headroom;
     this.end = headroom;
     this.inPort = 0;

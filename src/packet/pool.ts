@@ -22,17 +22,28 @@ export class Pool {
   private readonly inUse: Uint8Array;
   allocFailures = 0;
 
-  constructor(capacity: number, slotSize = SMALL_SLOT, headroom = DEFAULT_HEADROOM) {
+  /**
+   * `slab` (optional, ≥ capacity × slotSize bytes) lets the caller choose the memory, e.g.
+   * `wasmSlab(capacity * slotSize)` from src/wire/checksum-wasm.ts so that checksums over packet bytes
+   * run in place with WebAssembly SIMD (no copy); by default a plain ArrayBuffer.
+   */
+  constructor(
+    capacity: number,
+    slotSize = SMALL_SLOT,
+    headroom = DEFAULT_HEADROOM,
+    slab: ArrayBufferLike = new ArrayBuffer(capacity * slotSize),
+  ) {
     if (headroom >= slotSize) throw new Error(`headroom ${headroom} >= slot size ${slotSize}`);
+    if (slab.byteLength < capacity * slotSize)
+      throw new Error(`slab of ${slab.byteLength} B < ${capacity} × ${slotSize}`);
     this.slotSize = slotSize;
     this.capacity = capacity;
     this.headroom = headroom;
-    const slab = new ArrayBuffer(capacity * slotSize);
     this.packets = new Array(capacity);
     this.freeStack = new Uint32Array(capacity);
     this.inUse = new Uint8Array(capacity);
     for (let i = 0; i < capacity; i++) {
-      this.packets[i] = new Packet(new Uint8Array(slab, i * slotSize, slotSize), i, headroom);
+      this.packets[i] = new Packet(new Uint8Array(slab, i * slotSize, slotSize), i, headroom, this);
       this.freeStack[i] = capacity - 1 - i;
     }
     this.freeTop = capacity;

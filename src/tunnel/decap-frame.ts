@@ -170,11 +170,20 @@ function decapStt(b: Uint8Array, t: number, end: number, out: Decap): number {
     if (frameLen === 0 || offset + segLen > frameLen) return R.layerReason(R.L_STT, BAD_LENGTH);
     return R.STT_SEGMENT;
   }
-  if (segLen < STT_HEADER_LEN) return R.layerReason(R.L_STT, TRUNCATED);
+  return sttFrame(b, t, end, out);
+}
+
+/** A complete STT frame [t, end) (one segment, or the output of STT reassembly): header, then inner. */
+export function sttFrame(b: Uint8Array, t: number, end: number, out: Decap): number {
+  if (end - t < STT_HEADER_LEN) return R.layerReason(R.L_STT, TRUNCATED);
   if (b[t] !== 0) return R.layerReason(R.L_STT, BAD_VERSION);
+  out.encap = ENCAP_STT;
   out.idHi = u32(b, t + 8);
   out.idLo = u32(b, t + 12);
   out.mss = (b[t + 4]! << 8) | b[t + 5]!;
   out.inner = t + STT_HEADER_LEN;
+  out.innerEnd = end;
+  out.innerType = etherType.TEB;
+  if (ethernet.check(b, out.inner, end) !== OK) return R.layerReason(R.L_INNER, TRUNCATED);
   return R.OK;
 }

@@ -53,7 +53,11 @@ export const SNAPLEN_CUT = SPECIAL_BASE + 4;
 export const TOO_BIG = SPECIAL_BASE + 5;
 /** The inner frame is not Ethernet or IP and cannot be carried by the requested encapsulation. */
 export const INNER_UNSUPPORTED = SPECIAL_BASE + 6;
-export const REASON_COUNT = SPECIAL_BASE + 7;
+/** Taken into a reassembly in progress (not a drop: it comes out with the frame that completes it). */
+export const HELD = SPECIAL_BASE + 7;
+/** Dropped by a reassembler (frame-decapper.ts names the counter, e.g. ipv4-frag-overlap). */
+export const REASSEMBLY_DROP = SPECIAL_BASE + 8;
+export const REASON_COUNT = SPECIAL_BASE + 9;
 
 const SPECIAL = [
   'not-encapsulated',
@@ -63,6 +67,8 @@ const SPECIAL = [
   'snaplen-cut',
   'too-big',
   'inner-unsupported',
+  'held-for-reassembly',
+  'reassembly-drop',
 ];
 
 export function reasonName(id: number): string {

@@ -53,10 +53,10 @@ export const protocols = nameSet({
   [PROTO_IPV6]: 'ipv6',
   [PROTO_TEB]: 'teb',
   [PROTO_MPLS]: 'mpls',
-  0x0806: 'arp',
-  0x880b: 'ppp',
-  0x88be: 'erspan2',
-  0x22eb: 'erspan3',
+  2054: 'arp',
+  34827: 'ppp',
+  35006: 'erspan2',
+  8939: 'erspan3',
 });
 
 const FLAGS_VER = 0;
@@ -207,8 +207,14 @@ export function format(b: Uint8Array, o: number, end: number): string {
   const w = u16(b, o);
   let s = `GRE ver=${w & VERSION_MASK} proto=${protocols.name(u16(b, o + PROTO))}`;
   if (lengthOf(w) > end - o) return `${s} truncated`;
-  if (w & FLAG_C) s += ` csum=0x${u16(b, o + 4).toString(16).padStart(4, '0')}`;
-  if (w & FLAG_K) s += ` key=0x${u32(b, o + keyOffset(w)).toString(16).padStart(8, '0')}`;
+  if (w & FLAG_C)
+    s += ` csum=0x${u16(b, o + 4)
+      .toString(16)
+      .padStart(4, '0')}`;
+  if (w & FLAG_K)
+    s += ` key=0x${u32(b, o + keyOffset(w))
+      .toString(16)
+      .padStart(8, '0')}`;
   if (w & FLAG_S) s += ` seq=${u32(b, o + seqOffset(w))}`;
   if (w & FLAG_R) s += ' R(routing: unsupported)';
   return s;

@@ -20,7 +20,7 @@
 // Addresses are u32 numbers (>>> 0, so 0x80000000.. stays positive) — cheap to compare and hash;
 // SRC / DST are the byte offsets for callers that copy them (tunnel metadata, pseudo-headers).
 import { formatIpv4, parseIpv4, setU16, setU32, u16, u32 } from './bytes.ts';
-import { checksum, sum } from './checksum.ts';
+import { checksum, fold, sum } from './checksum.ts';
 import type { Codec } from './codec.ts';
 import * as ipProto from './ip-proto.ts';
 import {
@@ -108,10 +108,8 @@ export function fillChecksum(b: Uint8Array, o: number): void {
 
 /** True when the one's-complement sum over the header, checksum included, is 0xffff (RFC 1071 §1). */
 export function verifyChecksum(b: Uint8Array, o: number): boolean {
-  // fold() of the plain sum: equals 0xffff iff correct. A header of all zeros sums to 0, which is wrong.
-  let s = sum(b, o, o + headerLen(b, o));
-  while (s > 0xffff) s = (s & 0xffff) + Math.floor(s / 0x10000);
-  return s === 0xffff;
+  // A header of all zeros folds to 0, not 0xffff: rejected, as it should be.
+  return fold(sum(b, o, o + headerLen(b, o))) === 0xffff;
 }
 
 /**

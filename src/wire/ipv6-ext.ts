@@ -110,7 +110,10 @@ export function walk(b: Uint8Array, ip6: number, end: number, out: Ipv6Chain): S
       nh = b[i]!;
       i += FRAG_HEADER_LEN;
       // Non-first fragment: what follows is data from the middle of the datagram (Linux ipv6_skip_exthdr).
-      if (out.fragOffset !== 0) break;
+      if (out.fragOffset !== 0) {
+        out.count++;
+        break;
+      }
     } else if (ipProto.isGenericExtHeader(nh)) {
       if (nh === ipProto.HOPOPT && out.count !== 0) return BAD_OPTION;
       if (end - i < 2) return TRUNCATED;

@@ -13,7 +13,7 @@ import { BAD_VERSION, OK, TRUNCATED } from './status.ts';
 //   IPv6(src='2001:db8::1',dst='ff02::1',hlim=255,tc=0xb8,fl=0x12345)/IPv6ExtHdrHopByHop(options=[RouterAlert()])
 //   /IPv6ExtHdrDestOpt()/IPv6ExtHdrRouting(addresses=['2001:db8::7'])
 //   /IPv6ExtHdrFragment(id=0xdeadbeef,offset=0,m=1)/UDP(sport=1,dport=2)/Raw(b'ab')      (98 bytes)
-export const CHAIN_VECTOR =
+const CHAIN_VECTOR =
   '6b812345003a00ff20010db8000000000000000000000001ff0200000000000000000000000000013c000502000001002b00010400000000' +
   '2c0200010000000020010db800000000000000000000000711000001deadbeef00010002000a42fb6162';
 

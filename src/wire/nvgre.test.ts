@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { hostileBytes, parseIsolated, truncations } from '../../test/conformance/codec-suite.ts';
-import { concat, innerEthernet, wrap } from '../../test/conformance/frames.ts';
+import { concat, innerEthernet, scapyLite, wrap } from '../../test/conformance/frames.ts';
 import { roundTrip } from '../../test/harness/roundtrip.ts';
-import { fields, haveScapy, haveTshark, scapy, tshark, tsharkMalformed } from '../../test/harness/tools.ts';
+import { fields, haveScapy, haveTshark, tshark, tsharkMalformed } from '../../test/harness/tools.ts';
 import { fromHex, hex } from './bytes.ts';
 import * as gre from './gre.ts';
 import * as nvgre from './nvgre.ts';
@@ -19,8 +19,16 @@ const VECTORS: { name: string; hex: string; repr: nvgre.NvgreRepr }[] = [
     hex: '2000655812345678',
     repr: { vsid: 0x123456, flowId: 0x78, rsvdFlags: 0 },
   },
-  { name: 'rfc: VSID 0x1000 (first unreserved), FlowID 0', hex: '2000655800100000', repr: { vsid: 0x1000, flowId: 0, rsvdFlags: 0 } },
-  { name: 'rfc: VSID 0xffffff (vendor), FlowID 0xff', hex: '20006558ffffffff', repr: { vsid: 0xffffff, flowId: 0xff, rsvdFlags: 0 } },
+  {
+    name: 'rfc: VSID 0x1000 (first unreserved), FlowID 0',
+    hex: '2000655800100000',
+    repr: { vsid: 0x1000, flowId: 0, rsvdFlags: 0 },
+  },
+  {
+    name: 'rfc: VSID 0xffffff (vendor), FlowID 0xff',
+    hex: '20006558ffffffff',
+    repr: { vsid: 0xffffff, flowId: 0xff, rsvdFlags: 0 },
+  },
 ];
 
 const arbRepr = fc
@@ -66,7 +74,9 @@ test('hostile input: truncations, random bytes', () => {
   hostileBytes(nvgre.codec, valid);
 });
 
-test('tshark (generic GRE) shows K, TEB and key = VSID << 8 | FlowID for nvo-emitted NVGRE', { skip: !haveTshark() }, () => {
+test('tshark (generic GRE) shows K, TEB and key = VSID << 8 | FlowID for nvo-emitted NVGRE', {
+  skip: !haveTshark(),
+}, () => {
   const reprs = fc.sample(arbRepr, 40).map((r) => ({ ...r, rsvdFlags: 0 }));
   const payloads = reprs.map((r, i) => {
     const h = new Uint8Array(8);
@@ -85,7 +95,7 @@ test('tshark (generic GRE) shows K, TEB and key = VSID << 8 | FlowID for nvo-emi
 });
 
 test('nvo parses scapy-built NVGRE-style GRE headers', { skip: !haveScapy() }, () => {
-  const out = scapy(`
+  const out = scapyLite(`
 import random
 random.seed(7637)
 for i in range(100):

@@ -1,11 +1,25 @@
 // Outer headers for oracle tests, built by scapy (an independent encoder) rather than by our own
 // Ethernet/IPv4/UDP codecs: a tunnel header emitted by nvo is wrapped as the raw payload of
 // Ether/IPv4/UDP (or Ether/IPv4 with a given protocol), in one python run for the whole batch.
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fromHex, hex } from '../../src/wire/bytes.ts';
-import { scapy } from '../harness/tools.ts';
+import { PYTHON } from '../harness/tools.ts';
+
+/**
+ * Like tools.ts `scapy()`, but importing only the layers named (`from scapy.all import *` costs about
+ * a second of CPU per run; these tests start python a dozen times). The snippet prints its results.
+ */
+export function scapyLite(code: string, imports = ''): string {
+  const script = `import sys\nfrom scapy.layers.l2 import Ether, GRE\nfrom scapy.layers.inet import IP, UDP, TCP, ICMP\n${imports}\n${code}\n`;
+  return execFileSync(PYTHON, ['-c', script], {
+    encoding: 'utf8',
+    maxBuffer: 256 << 20,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
 
 export const OUTER_SRC = '192.0.2.1';
 export const OUTER_DST = '192.0.2.2';
@@ -25,7 +39,8 @@ export function wrap(payloads: Uint8Array[], outer: string, proto?: number): Uin
     writeFileSync(inFile, payloads.map((p) => hex(p)).join('\n'));
     const ip = `IP(src='${OUTER_SRC}', dst='${OUTER_DST}'${proto === undefined ? '' : `, proto=${proto}`})`;
     const stack = outer ? `${ip}/${outer}` : ip;
-    scapy(`
+    scapyLite(`
+from scapy.packet import Raw
 lines = open(${JSON.stringify(inFile)}).read().split('\\n')
 with open(${JSON.stringify(outFile)}, 'w') as f:
     for h in lines:
@@ -68,5 +83,5 @@ export const INNER_IPV4_ICMP = fromHex('4500001c00010000400166de0a0000010a000002
 
 /** Bytes of one scapy expression, e.g. `IP(src='10.0.0.1', dst='10.0.0.2')/ICMP()`. */
 export function scapyBytes(expr: string): Uint8Array {
-  return fromHex(scapy(`sys.stdout.write(bytes(${expr}).hex())`));
+  return fromHex(scapyLite(`sys.stdout.write(bytes(${expr}).hex())`));
 }

@@ -31,6 +31,7 @@ import { fold16, pseudo4, py, receive, skipReason, sleep, snmp, sum16, sysctl } 
 const skip =
   skipReason() || (!haveScapy() && 'scapy missing') || (!haveTshark() && 'tshark missing') || false;
 const PEER_MAC = '02:00:00:77:00:02';
+const TCP_PAYLOAD = 20000;
 
 describe('TAP (IFF_VNET_HDR) against the kernel', { skip }, () => {
   const tag = uniqueName();
@@ -39,6 +40,9 @@ describe('TAP (IFF_VNET_HDR) against the kernel', { skip }, () => {
   const pool = new Pool(32, SUPER_SLOT);
   let tap: TapPort;
   let tapMac = '';
+  /** Frames built by scapy (an independent encoder), once: [UDP 1024-byte payload, TCP 20000-byte payload]. */
+  let udpFrame: Uint8Array;
+  let tcpFrame: Uint8Array;
 
   before(() => {
     netnsAdd(A);
@@ -61,6 +65,16 @@ describe('TAP (IFF_VNET_HDR) against the kernel', { skip }, () => {
     setOffloads(A, 'a0', { tx: 'off', tso: 'off', gso: 'off' });
     setOffloads(B, 'b0', { rx: 'off', gro: 'off' });
     tapMac = (JSON.parse(ip(A, '-j', 'link', 'show', tap.name)) as { address: string }[])[0]!.address;
+    const [u, t] = scapy(
+      `e=Ether(dst='${tapMac}',src='${PEER_MAC}')\n` +
+        `print((e/IP(src='10.77.0.2',dst='10.78.0.2')/UDP(sport=5555,dport=7777)/Raw(bytes(range(256))*4)).build().hex())\n` +
+        `print((e/IP(src='10.77.0.2',dst='10.78.0.2',flags='DF',id=7)/TCP(sport=40000,dport=8888,seq=1000,ack=1,flags='PA',window=512)` +
+        `/Raw(bytes((i*7)&255 for i in range(${TCP_PAYLOAD})))).build().hex())`,
+    )
+      .trim()
+      .split('\n');
+    udpFrame = Uint8Array.from(Buffer.from(u!, 'hex'));
+    tcpFrame = Uint8Array.from(Buffer.from(t!, 'hex'));
   });
 
   after(() => {
@@ -149,11 +163,7 @@ describe('TAP (IFF_VNET_HDR) against the kernel', { skip }, () => {
   }
 
   it('writes NEEDS_CSUM UDP: the kernel finishes the checksum (a wrong pseudo-header seed is a checksum error)', async () => {
-    const hexes = scapy(
-      `p=Ether(dst='${tapMac}',src='${PEER_MAC}')/IP(src='10.77.0.2',dst='10.78.0.2')/UDP(sport=5555,dport=7777)/Raw(bytes(range(256))*4)\n` +
-        'print(bytes(p).hex())',
-    ).trim();
-    const good = Uint8Array.from(Buffer.from(hexes, 'hex'));
+    const good = udpFrame.slice();
     const l4len = good.length - 34;
     const seed = pseudo4(good, 14, 17, l4len);
     good[40] = seed >> 8;
@@ -180,14 +190,9 @@ describe('TAP (IFF_VNET_HDR) against the kernel', { skip }, () => {
   });
 
   it('writes a GSO_TCPV4 superframe: the kernel segments it into MSS-sized, correctly checksummed segments', async () => {
-    const payloadLen = 20000;
+    const payloadLen = TCP_PAYLOAD;
     const mss = 1448;
-    const hexes = scapy(
-      `p=Ether(dst='${tapMac}',src='${PEER_MAC}')/IP(src='10.77.0.2',dst='10.78.0.2',flags='DF',id=7)/` +
-        `TCP(sport=40000,dport=8888,seq=1000,ack=1,flags='PA',window=512)/Raw(bytes((i*7)&255 for i in range(${payloadLen})))\n` +
-        'print(bytes(p).hex())',
-    ).trim();
-    const f = Uint8Array.from(Buffer.from(hexes, 'hex'));
+    const f = tcpFrame.slice();
     // virtio TSO contract: the TCP checksum field holds the pseudo-header sum over the whole segment
     // length; the kernel adjusts it per segment (tcp_gso_segment).
     const seed = pseudo4(f, 14, 6, f.length - 34);

@@ -98,3 +98,93 @@ export function permutations(n: number): number[][] {
   }
   return out;
 }
+
+/** Ethernet + IPv6 (Next Header `nh`) + `payload` (extension headers and upper layer, pre-serialised). */
+export function ipv6Frame(opts: { nh: number; payload: Uint8Array; hop?: number }): Uint8Array {
+  const f = new Uint8Array(14 + 40 + opts.payload.length);
+  f.set(MAC_B, 0);
+  f.set(MAC_A, 6);
+  f[12] = 0x86;
+  f[13] = 0xdd;
+  f[14] = 0x60;
+  f[18] = opts.payload.length >> 8;
+  f[19] = opts.payload.length & 0xff;
+  f[20] = opts.nh;
+  f[21] = opts.hop ?? 64;
+  f.set([0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1], 22);
+  f.set([0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2], 38);
+  f.set(opts.payload, 54);
+  return f;
+}
+
+/** A generic extension header (HbH / Routing / Dest-opts layout) of 8·(1+units) bytes, PadN-filled. */
+export function extHeader(nh: number, units: number, type0 = -1): number[] {
+  const len = 8 * (1 + units);
+  const h = new Array(len).fill(0);
+  h[0] = nh;
+  h[1] = units;
+  if (type0 >= 0) {
+    // Routing header: type, segments left 0.
+    h[2] = type0;
+    h[3] = 0;
+  } else {
+    h[2] = 1; // PadN option covering the rest
+    h[3] = len - 4;
+  }
+  return h;
+}
+
+/** An IPv6 Fragment header. */
+export function fragHeader(nh: number, offset: number, more: boolean, id: number): number[] {
+  const f = offset | (more ? 1 : 0);
+  return [nh, 0, f >> 8, f & 0xff, (id >>> 24) & 255, (id >>> 16) & 255, (id >>> 8) & 255, id & 255];
+}
+
+/** L4 checksum of the IPv4 packet at frame offset 14 (UDP/TCP), written into place. */
+export function fixL4Checksum4(f: Uint8Array): void {
+  const ihl = (f[14]! & 15) * 4;
+  const l4 = 14 + ihl;
+  const proto = f[23]!;
+  const field = proto === 6 ? 16 : 6;
+  const len = f.length - l4;
+  f[l4 + field] = 0;
+  f[l4 + field + 1] = 0;
+  let s = sum(f, 26, 34) + proto + len;
+  s = sum(f, l4, f.length, s);
+  let c = ~fold(s) & 0xffff;
+  if (c === 0 && proto === 17) c = 0xffff;
+  f[l4 + field] = c >> 8;
+  f[l4 + field + 1] = c & 0xff;
+}
+
+/**
+ * The STT frame of reference/stt.md §6 (V1/V2): STT header (context 0x0123456789abcdef, no offloads)
+ * + inner Ethernet 02:..:0a → 02:..:0b, IPv4 10.0.0.1 → 10.0.0.2 ID 0x0101 DF TTL 64, UDP 1234 → 5678
+ * with payload byte k = k & 0xff.
+ */
+export function sttFrame(udpPayload: number): Uint8Array {
+  const udp = new Uint8Array(8 + udpPayload);
+  udp[0] = 1234 >> 8;
+  udp[1] = 1234 & 255;
+  udp[2] = 5678 >> 8;
+  udp[3] = 5678 & 255;
+  udp[4] = (8 + udpPayload) >> 8;
+  udp[5] = (8 + udpPayload) & 255;
+  for (let k = 0; k < udpPayload; k++) udp[8 + k] = k & 0xff;
+  const inner = ipv4Frame({ payload: udp, id: 0x0101, df: true, proto: 17 });
+  fixL4Checksum4(inner);
+  const f = new Uint8Array(18 + inner.length);
+  f.set([0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef], 8);
+  f.set(inner, 18);
+  return f;
+}
+
+/** A guest TCP/IPv4 frame (10.0.0.1:40000 → 10.0.0.2:80, DF) with a correct checksum. */
+export function guestTcp(payloadLen: number, seed = 1): Uint8Array {
+  const tcp = new Uint8Array(20 + payloadLen);
+  tcp.set([0x9c, 0x40, 0x00, 0x50, 0, 0, 0x03, 0xe8, 0, 0, 0x07, 0xd0, 0x50, 0x18, 0x01, 0xf6]);
+  tcp.set(noise(payloadLen, seed), 20);
+  const f = ipv4Frame({ payload: tcp, id: 0x0202, df: true, proto: 6 });
+  fixL4Checksum4(f);
+  return f;
+}

@@ -1,0 +1,100 @@
+// The NORMAL action: a learning bridge per L2 domain (OVS's xlate_normal; Linux vxlan FDB + bridge).
+//
+//   domain   = the VNI (tun_id) for a packet from a tunnel, the port's VNI for a guest port
+//   learn    src MAC → in_port (+ the remote VTEP, tun_src, when it came from a tunnel)
+//   forward  known unicast dst → its port (to a tunnel: tun_dst = the learned VTEP, tun_id = domain)
+//   flood    broadcast / multicast / unknown → every guest port of the domain but the input, and, when
+//            the input is not a tunnel (split horizon, as a VXLAN VTEP does), a copy to every remote
+//            VTEP of the domain (head-end replication, RFC 7348 §4.2 without multicast underlay)
+import { type FlowKey, TUN_DST, TUN_ID, TUN_IPV6_DST } from '../flow/key.ts';
+import type { Packet } from '../packet/packet.ts';
+import { u32 } from '../wire/bytes.ts';
+import { macAt } from './mac-learning.ts';
+import { KIND_TUNNEL, type Port } from './port.ts';
+import type { Switch } from './switch.ts';
+
+const targets: Port[] = [];
+const remotes: (Uint8Array | null)[] = [];
+
+export function normal(sw: Switch, p: Packet, w: FlowKey, consume: boolean): void {
+  const inPort = sw.ports.get(p.inPort);
+  if (!inPort) {
+    if (consume) sw.drop(p, sw.counters.id('drop-no-such-port'));
+    return;
+  }
+  const fromTunnel = inPort.kind === KIND_TUNNEL;
+  const domain = fromTunnel ? w[TUN_ID + 1]! & 0xffffff : inPort.vni;
+  const b = p.buf;
+  const l2 = p.start;
+  if ((b[l2 + 6]! & 1) === 0) {
+    const src = macAt(b, l2 + 6);
+    sw.macs.learn(
+      domain,
+      src,
+      inPort.no,
+      fromTunnel ? p.tunIpVersion : 0,
+      fromTunnel ? p.tunSrc : null,
+      sw.now,
+    );
+  }
+  targets.length = 0;
+  remotes.length = 0;
+  const unicast = (b[l2]! & 1) === 0;
+  const e = unicast ? sw.macs.lookup(domain, macAt(b, l2), sw.now) : null;
+  if (e) {
+    if (e.port === inPort.no && !fromTunnel) {
+      if (consume) sw.drop(p, sw.counters.id('drop-normal-same-port'));
+      return;
+    }
+    const out = sw.ports.get(e.port);
+    if (!out || (fromTunnel && out.kind === KIND_TUNNEL)) {
+      if (consume) sw.drop(p, sw.counters.id(out ? 'drop-normal-split-horizon' : 'drop-no-such-port'));
+      return;
+    }
+    targets.push(out);
+    remotes.push(out.kind === KIND_TUNNEL && e.remoteVersion ? e.remote : null);
+    sw.counters.add('normal-forward');
+  } else {
+    for (const q of sw.guestPortsOf(domain)) {
+      if (q.no === inPort.no) continue;
+      targets.push(q);
+      remotes.push(null);
+    }
+    if (!fromTunnel) {
+      const vteps = sw.vteps.get(domain);
+      for (const t of sw.tunnels) {
+        if (t.tunnel!.remote) {
+          targets.push(t);
+          remotes.push(null);
+        } else if (vteps)
+          for (const r of vteps)
+            if ((r.length === 4) === (t.tunnel!.ipVersion === 4)) {
+              targets.push(t);
+              remotes.push(r);
+            }
+      }
+    }
+    sw.counters.add('normal-flood');
+  }
+  if (targets.length === 0) {
+    if (consume) sw.drop(p, sw.counters.id('drop-normal-no-target'));
+    return;
+  }
+  // Tunnel outputs take tun_id = domain and tun_dst = the VTEP; restore w afterwards for later actions.
+  const savedId = w[TUN_ID + 1]!;
+  const savedDst = w[TUN_DST]!;
+  for (let i = 0; i < targets.length; i++) {
+    const q = targets[i]!;
+    const r = remotes[i];
+    if (q.kind === KIND_TUNNEL) {
+      w[TUN_ID + 1] = domain;
+      if (r) {
+        if (r.length === 4 || q.tunnel!.ipVersion === 4) w[TUN_DST] = u32(r, 0);
+        else for (let j = 0; j < 4; j++) w[TUN_IPV6_DST + j] = u32(r, 4 * j);
+      }
+    }
+    sw.sendTo(q, p, consume && i === targets.length - 1, w);
+    w[TUN_ID + 1] = savedId;
+    w[TUN_DST] = savedDst;
+  }
+}

@@ -1,0 +1,383 @@
+// TCP GRO: coalesces in-order MTU segments of a flow into one superframe (plain TCP, or TCP inside
+// VXLAN / VXLAN-GPE / Geneve — see tunnel-gro.ts for why the result stays encapsulated). The result has
+// the first packet's headers, the payloads concatenated, PSH/FIN seen OR-ed in, IP lengths and IPv4
+// header checksums fixed, the TCP checksum left partial (pseudo-header seeded, NEEDS_CSUM, csumStart =
+// TCP header, csumOffset 16), gsoType TCPV4/TCPV6 (| 0x20/0x40 when encapsulated over IPv4/IPv6),
+// gsoSize = the first packet's payload (the MSS), SUPERFRAME — what Linux tcp_gro_complete produces and
+// what a TAP with IFF_VNET_HDR takes (encapsulations.md §9, §10).
+//
+//   const gro = new Coalescer({ superPool });     // merged-away inputs go back to p.owner
+//   for (const p of batch) gro.receive(p, out);   // each packet: held, merged (freed), or pushed on out
+//   gro.flush(out);                               // end of the batch (NAPI poll end)
+//
+// Held aggregates: at most `maxFlows` (Linux MAX_GRO_SKBS = 8 per bucket); a new flow beyond that
+// delivers the oldest. A flow's first packet is held as it is; the second allocates a superframe slot and
+// both are copied in (an aggregate of one is delivered untouched). `out` needs room for the input batch
+// plus maxFlows. Checksums are verified in software unless the packet carries CSUM_VALID.
+// Flush conditions and their counters: gro-reasons.ts; merge rules: gro-match.ts.
+
+import type { Batch } from '../packet/batch.ts';
+import {
+  CSUM_VALID,
+  GSO_NONE,
+  GSO_TCPV4,
+  GSO_TCPV6,
+  NEEDS_CSUM,
+  type Packet,
+  SUPERFRAME,
+} from '../packet/packet.ts';
+import type { Pool } from '../packet/pool.ts';
+import { setU16, u16, u32 } from '../wire/bytes.ts';
+import { fold, sum } from '../wire/checksum.ts';
+import * as et from '../wire/ether-type.ts';
+import * as ipp from '../wire/ip-proto.ts';
+import { OK } from '../wire/status.ts';
+import { l4ChecksumOk, lcoOuterUdp, pseudoFor, setIpv4Checksum } from './csum-complete.ts';
+import { copyBytes } from './csum-fast.ts';
+import {
+  type Layout,
+  newLayout,
+  parseFrame,
+  parseIp,
+  TCP_FIN,
+  TCP_PSH,
+  TCP_RST,
+  TCP_SYN,
+  TCP_URG,
+} from './frame-layout.ts';
+import {
+  copyView,
+  type GroView,
+  type IdState,
+  mergeBlocker,
+  newView,
+  sameFlow,
+  startsFixedId,
+} from './gro-match.ts';
+import * as r from './gro-reasons.ts';
+import { OffloadCounters } from './offload-counters.ts';
+import { groTunnel, type InnerStart, NOT_TUNNEL, TUNNEL_OK, TunnelPorts } from './tunnel-gro.ts';
+import { GSO_UDP_TUNNEL_IPV4, GSO_UDP_TUNNEL_IPV6 } from './tunnel-gso.ts';
+
+const END_FLAGS = TCP_URG | TCP_PSH | TCP_RST | TCP_SYN | TCP_FIN;
+/** IPv4 total length / IPv6 payload length limit (Linux gro_max_size 65536 without BIG TCP). */
+const MAX_IP_LEN = 65535;
+
+export interface CoalescerOptions {
+  /** Slots for the superframes (SUPER_SLOT size). */
+  superPool: Pool;
+  /** Gives back an input packet whose payload was copied into an aggregate. Default: `p.owner.free(p)`. */
+  free?: (p: Packet) => void;
+  maxFlows?: number;
+  tunnelPorts?: TunnelPorts;
+}
+
+interface Held extends IdState {
+  pkt: Packet | null;
+  view: GroView;
+  mss: number;
+  nextSeq: number;
+  seen: number; //   PSH/FIN of merged packets
+  born: number; //   caller's clock at the first packet
+  order: number; //  arrival order of the first packet (eviction picks the smallest)
+  isSuper: boolean;
+}
+
+export class Coalescer {
+  readonly counters = new OffloadCounters(r.GRO_COUNTER_NAMES);
+  private readonly superPool: Pool;
+  private readonly free: (p: Packet) => void;
+  private readonly ports: TunnelPorts;
+  private readonly held: Held[];
+  private readonly outer: Layout = newLayout();
+  private readonly inner: Layout = newLayout();
+  private readonly start: InnerStart = { at: 0, type: 0 };
+  private readonly view: GroView = newView();
+  private arrivals = 0;
+
+  constructor(opts: CoalescerOptions) {
+    this.superPool = opts.superPool;
+    this.free = opts.free ?? freeToOwner;
+    this.ports = opts.tunnelPorts ?? new TunnelPorts();
+    this.held = [];
+    for (let i = 0; i < (opts.maxFlows ?? 8); i++) {
+      this.held.push({
+        pkt: null,
+        view: newView(),
+        mss: 0,
+        nextSeq: 0,
+        seen: 0,
+        born: 0,
+        order: 0,
+        isSuper: false,
+        count: 0,
+        fixedId: false,
+        outerFixedId: false,
+      });
+    }
+  }
+
+  /** Takes ownership of p: it ends up held, merged (and freed), or pushed onto out. */
+  receive(p: Packet, out: Batch, now = 0): void {
+    const c = this.counters.v;
+    c[r.IN]!++;
+    const why = this.classify(p);
+    const v = this.view;
+    if (why >= 0) {
+      c[why]!++;
+      this.emit(p, out);
+      return;
+    }
+    const b = p.buf;
+    const tcp = p.start + v.iL4;
+    const flags = b[tcp + 13]!;
+    const held = this.held;
+    let h: Held | null = null;
+    for (let i = 0; i < held.length; i++) {
+      const x = held[i]!;
+      if (x.pkt !== null && sameFlow(x.pkt.buf, x.pkt.start, x.view, b, p.start, v)) {
+        h = x;
+        break;
+      }
+    }
+    const len = v.payloadLen;
+    if (h !== null) {
+      const hp = h.pkt!;
+      if (h.count === 1 && v.iIpV === 4)
+        h.fixedId = startsFixedId(hp.buf, hp.start + h.view.iL3, b, p.start + v.iL3);
+      let block = mergeBlocker(hp.buf, hp.start, h.view, b, p.start, v, h);
+      if (block < 0 && u32(b, tcp + 4) !== h.nextSeq) block = r.FLUSH_SEQ;
+      if (block < 0 && (len === 0 || len > h.mss)) block = r.FLUSH_MSS;
+      const firstL3 = h.view.tunnel ? h.view.oL3 : h.view.iL3;
+      if (block < 0 && hp.end - hp.start - firstL3 + len > MAX_IP_LEN) block = r.FLUSH_SIZE;
+      if (block < 0 && !this.merge(h, p)) block = r.FLUSH_NO_BUFFERS;
+      if (block < 0) {
+        c[r.MERGED]!++;
+        h.seen |= flags & (TCP_PSH | TCP_FIN);
+        if ((flags & END_FLAGS) !== 0 || len < h.mss) {
+          c[r.FLUSH_END]!++;
+          this.deliver(h, out);
+        }
+        return;
+      }
+      c[block]!++;
+      this.deliver(h, out);
+    }
+    if (len === 0) {
+      c[r.PASS_NO_PAYLOAD]!++;
+      this.emit(p, out);
+      return;
+    }
+    if ((flags & END_FLAGS) !== 0) {
+      c[r.PASS_FLAGS]!++;
+      this.emit(p, out);
+      return;
+    }
+    this.hold(p, out, now);
+  }
+
+  /** Delivers every held aggregate (end of the receive batch). */
+  flush(out: Batch): void {
+    for (const h of this.held) {
+      if (h.pkt === null) continue;
+      this.counters.v[r.FLUSH_BATCH_END]!++;
+      this.deliver(h, out);
+    }
+  }
+
+  /** Delivers aggregates whose first packet came at or before now − maxAge (gro_flush_timeout). */
+  flushOlder(now: number, maxAge: number, out: Batch): void {
+    for (const h of this.held) {
+      if (h.pkt === null || now - h.born < maxAge) continue;
+      this.counters.v[r.FLUSH_TIMER]!++;
+      this.deliver(h, out);
+    }
+  }
+
+  get heldCount(): number {
+    let n = 0;
+    for (const h of this.held) if (h.pkt !== null) n++;
+    return n;
+  }
+
+  /** Fills this.view, or returns the PASS_* reason the packet cannot be coalesced. */
+  private classify(p: Packet): number {
+    const b = p.buf;
+    const v = this.view;
+    const o = this.outer;
+    if (parseFrame(b, p.start, p.end, o) !== OK) return r.PASS_UNPARSED;
+    if (o.ipEnd !== p.end) return r.PASS_PADDING;
+    const checked = (p.flags & CSUM_VALID) !== 0;
+    if (o.ipVersion === 4 && (o.ipHdrLen !== 20 || (!checked && fold(sum(b, o.l3, o.l3 + 20)) !== 0xffff))) {
+      return o.ipHdrLen !== 20 ? r.PASS_IP_OPTIONS : r.PASS_BAD_CHECKSUM;
+    }
+    if (o.ipVersion === 6 && o.ipHdrLen !== 40) return r.PASS_IP_OPTIONS;
+    let t: Layout = o;
+    v.tunnel = false;
+    if (o.l4Proto === ipp.UDP) {
+      const s = this.start;
+      const k = groTunnel(b, o.l4, o.ipEnd, this.ports, s);
+      if (k === NOT_TUNNEL) return r.PASS_NOT_TCP;
+      if (k !== TUNNEL_OK) return r.PASS_TUNNEL;
+      // udp_gro_receive: no tunnel GRO over a non-zero outer checksum that is not validated.
+      if (!checked && u16(b, o.l4 + 6) !== 0 && !l4ChecksumOk(b, o.l3, o.l4, ipp.UDP, o.ipEnd))
+        return r.PASS_BAD_CHECKSUM;
+      const i = this.inner;
+      const st = s.type === et.TEB ? parseFrame(b, s.at, o.ipEnd, i) : parseIp(b, s.at, s.type, o.ipEnd, i);
+      if (st !== OK) return r.PASS_UNPARSED;
+      if (i.ipEnd !== o.ipEnd) return r.PASS_PADDING;
+      if ((i.ipVersion === 4 && i.ipHdrLen !== 20) || (i.ipVersion === 6 && i.ipHdrLen !== 40))
+        return r.PASS_IP_OPTIONS;
+      if (i.ipVersion === 4 && !checked && fold(sum(b, i.l3, i.l3 + 20)) !== 0xffff)
+        return r.PASS_BAD_CHECKSUM;
+      v.tunnel = true;
+      v.oL3 = o.l3 - p.start;
+      v.oL4 = o.l4 - p.start;
+      v.oIpV = o.ipVersion;
+      v.at = s.at - p.start;
+      t = i;
+    }
+    if (t.l4Proto !== ipp.TCP) return r.PASS_NOT_TCP;
+    if (!checked && !l4ChecksumOk(b, t.l3, t.l4, ipp.TCP, t.ipEnd)) return r.PASS_BAD_CHECKSUM;
+    v.iL3 = t.l3 - p.start;
+    v.iL4 = t.l4 - p.start;
+    v.iPay = t.payload - p.start;
+    v.iIpV = t.ipVersion;
+    v.payloadLen = t.ipEnd - t.payload;
+    return -1;
+  }
+
+  private hold(p: Packet, out: Batch, now: number): void {
+    let h: Held | null = null;
+    let oldest: Held = this.held[0]!;
+    for (const x of this.held) {
+      if (x.pkt === null) {
+        h = x;
+        break;
+      }
+      if (x.order < oldest.order) oldest = x;
+    }
+    if (h === null) {
+      this.counters.v[r.FLUSH_EVICT]!++;
+      this.deliver(oldest, out);
+      h = oldest;
+    }
+    const v = this.view;
+    h.pkt = p;
+    copyView(v, h.view);
+    h.mss = v.payloadLen;
+    h.nextSeq = (u32(p.buf, p.start + v.iL4 + 4) + v.payloadLen) >>> 0;
+    h.seen = 0;
+    h.born = now;
+    h.order = ++this.arrivals;
+    h.isSuper = false;
+    h.count = 1;
+    h.fixedId = false;
+    h.outerFixedId = false;
+  }
+
+  /** Appends p's payload to h (making the superframe on the 2nd packet). False: no slot. */
+  private merge(h: Held, p: Packet): boolean {
+    let s = h.pkt!;
+    const len = this.view.payloadLen;
+    if (!h.isSuper) {
+      const sp = this.superPool.alloc();
+      if (sp === null) return false;
+      // Same alignment mod 4 as the first packet so the word copy applies.
+      sp.start += (s.buf.byteOffset + s.start - (sp.buf.byteOffset + sp.start)) & 3;
+      const n = s.end - s.start;
+      if (sp.start + n + len > sp.buf.length) {
+        this.superPool.free(sp);
+        return false;
+      }
+      copyBytes(s.buf, s.start, sp.buf, sp.start, n);
+      sp.end = sp.start + n;
+      sp.inPort = s.inPort;
+      sp.flowHash = s.flowHash;
+      this.free(s);
+      h.pkt = s = sp;
+      h.isSuper = true;
+    }
+    if (s.end + len > s.buf.length) return false;
+    copyBytes(p.buf, p.start + this.view.iPay, s.buf, s.end, len);
+    s.end += len;
+    h.count++;
+    h.nextSeq = (h.nextSeq + len) >>> 0;
+    this.free(p);
+    return true;
+  }
+
+  private deliver(h: Held, out: Batch): void {
+    const p = h.pkt!;
+    h.pkt = null;
+    if (h.count === 1) {
+      this.counters.v[r.OUT_SINGLE]!++;
+      this.push(p, out);
+      return;
+    }
+    const b = p.buf;
+    const v = h.view;
+    const l3 = p.start + v.iL3;
+    const l4 = p.start + v.iL4;
+    b[l4 + 13]! |= h.seen;
+    if (v.iIpV === 4) {
+      setU16(b, l3 + 2, p.end - l3);
+      setIpv4Checksum(b, l3, 20);
+    } else {
+      setU16(b, l3 + 4, p.end - l3 - 40);
+    }
+    setU16(b, l4 + 16, fold(pseudoFor(b, l3, ipp.TCP, p.end - l4)));
+    p.flags = (p.flags & ~CSUM_VALID) | NEEDS_CSUM | SUPERFRAME;
+    p.csumStart = l4;
+    p.csumOffset = 16;
+    p.gsoType = v.iIpV === 4 ? GSO_TCPV4 : GSO_TCPV6;
+    p.gsoSize = h.mss;
+    p.l2 = p.start;
+    if (v.tunnel) {
+      const ol3 = p.start + v.oL3;
+      const ol4 = p.start + v.oL4;
+      if (v.oIpV === 4) {
+        setU16(b, ol3 + 2, p.end - ol3);
+        setIpv4Checksum(b, ol3, 20);
+      } else {
+        setU16(b, ol3 + 4, p.end - ol3 - 40);
+      }
+      setU16(b, ol4 + 4, p.end - ol4);
+      if (u16(b, ol4 + 6) !== 0) lcoOuterUdp(b, ol3, ol4, l3, l4, ipp.TCP, p.end);
+      p.gsoType |= v.oIpV === 4 ? GSO_UDP_TUNNEL_IPV4 : GSO_UDP_TUNNEL_IPV6;
+      p.l3 = ol3;
+      p.l4 = ol4;
+      p.innerL2 = v.at !== v.iL3 ? p.start + v.at : -1;
+      p.innerL3 = l3;
+      p.innerL4 = l4;
+    } else {
+      p.l3 = l3;
+      p.l4 = l4;
+    }
+    this.counters.v[r.OUT_SUPER]!++;
+    this.push(p, out);
+  }
+
+  private emit(p: Packet, out: Batch): void {
+    this.counters.v[r.OUT_SINGLE]!++;
+    this.push(p, out);
+  }
+
+  private push(p: Packet, out: Batch): void {
+    if (!out.push(p)) {
+      this.counters.v[r.DROP_BATCH_FULL]!++;
+      (this.superPool.owns(p) ? this.superPool.free.bind(this.superPool) : this.free)(p);
+    }
+  }
+}
+
+function freeToOwner(p: Packet): void {
+  p.owner?.free(p);
+}
+
+/** Resets a delivered single packet's offload fields (helper for callers reusing GSO'd packets). */
+export function clearGso(p: Packet): void {
+  p.flags &= ~SUPERFRAME;
+  p.gsoType = GSO_NONE;
+  p.gsoSize = 0;
+}

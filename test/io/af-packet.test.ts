@@ -1,0 +1,126 @@
+// AF_PACKET (PACKET_VNET_HDR, recvmmsg/sendmmsg) against a kernel VXLAN device as the independent peer.
+//
+//   ns H: ul0 (no IP; nvo's AF_PACKET port)  ══ veth ══  ul0 10.99.0.2 + vx0 VNI 42 :4789 10.98.0.2/24 :ns P
+//
+// P's kernel encapsulates what it sends to 10.98.0.1 towards 10.99.0.1 (static neighbours, so no ARP):
+// we must read that VXLAN frame. We send a VXLAN-encapsulated ICMP echo request built by scapy; P's
+// kernel decapsulates it, answers, and encapsulates the reply back to us: we must read the reply.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { AfPacketPort } from '../../src/io/af-packet.ts';
+import { Batch } from '../../src/packet/batch.ts';
+import { Pool, SUPER_SLOT } from '../../src/packet/pool.ts';
+import { ip, netnsAdd, netnsDel, netnsPath, uniqueName, vethPair } from '../../testbed/netns.ts';
+import { fields, haveScapy, haveTshark, scapy, tshark } from '../harness/tools.ts';
+import { py, receive, skipReason, sysctl } from './helpers.ts';
+
+const skip =
+  skipReason() || (!haveScapy() && 'scapy missing') || (!haveTshark() && 'tshark missing') || false;
+const H_MAC = '02:00:00:99:00:01';
+const G_MAC = '02:00:00:98:00:01'; // the guest "behind" nvo, 10.98.0.1
+const VX_MAC = '02:00:00:98:00:02'; // P's vx0
+
+describe('AF_PACKET with vnet header against kernel VXLAN', { skip }, () => {
+  const tag = uniqueName();
+  const H = `${tag}h`;
+  const P = `${tag}p`;
+  const pool = new Pool(64, SUPER_SLOT);
+  let port: AfPacketPort;
+  let pMac = '';
+
+  before(() => {
+    netnsAdd(H);
+    netnsAdd(P);
+    for (const ns of [H, P]) {
+      sysctl(ns, 'net.ipv6.conf.all.disable_ipv6=1');
+      sysctl(ns, 'net.ipv6.conf.default.disable_ipv6=1');
+    }
+    vethPair(H, 'ul0', P, 'ul0');
+    ip(H, 'link', 'set', 'ul0', 'address', H_MAC);
+    ip(H, 'link', 'set', 'ul0', 'up');
+    ip(P, 'addr', 'add', '10.99.0.2/24', 'dev', 'ul0');
+    ip(P, 'link', 'set', 'ul0', 'up');
+    ip(P, 'neigh', 'add', '10.99.0.1', 'lladdr', H_MAC, 'dev', 'ul0');
+    ip(
+      P,
+      'link',
+      'add',
+      'vx0',
+      'address',
+      VX_MAC,
+      'type',
+      'vxlan',
+      'id',
+      '42',
+      'dstport',
+      '4789',
+      'local',
+      '10.99.0.2',
+      'remote',
+      '10.99.0.1',
+      'dev',
+      'ul0',
+    );
+    ip(P, 'addr', 'add', '10.98.0.2/24', 'dev', 'vx0');
+    ip(P, 'link', 'set', 'vx0', 'up');
+    ip(P, 'neigh', 'add', '10.98.0.1', 'lladdr', G_MAC, 'dev', 'vx0');
+    pMac = (JSON.parse(ip(P, '-j', 'link', 'show', 'ul0')) as { address: string }[])[0]!.address;
+    port = new AfPacketPort({ ifname: 'ul0', pool, netns: netnsPath(H) });
+  });
+
+  after(() => {
+    port?.close();
+    netnsDel(H);
+    netnsDel(P);
+  });
+
+  const isVxlan = (b: Uint8Array) => b[23] === 17 && ((b[36]! << 8) | b[37]!) === 4789;
+
+  it('receives the kernel VXLAN encapsulation of a datagram sent to a guest address', async () => {
+    py(
+      P,
+      "import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.sendto(b'to-the-guest', ('10.98.0.1', 6000))",
+    );
+    const got = await receive(port, (g) => g.some((f) => isVxlan(f.bytes)));
+    const f = got.find((x) => isVxlan(x.bytes));
+    assert.ok(f, `no VXLAN frame among ${got.length}`);
+    // If the kernel left the outer UDP checksum partial, finish it before asking tshark (virtio rule).
+    const l = tshark([f.bytes], { prefs: ['udp.check_checksum:TRUE'] })[0]!;
+    assert.deepEqual(fields(l, 'ip.src'), ['10.99.0.2', '10.98.0.2']);
+    assert.deepEqual(fields(l, 'ip.dst'), ['10.99.0.1', '10.98.0.1']);
+    assert.deepEqual(fields(l, 'vxlan.vni'), ['42']);
+    assert.deepEqual(fields(l, 'eth.dst'), [H_MAC, G_MAC]);
+    assert.equal(fields(l, 'udp.dstport').at(-1), '6000');
+    assert.equal(Buffer.from(f.bytes.subarray(f.bytes.length - 12)).toString(), 'to-the-guest');
+  });
+
+  it('sends a VXLAN-encapsulated echo request that the kernel decapsulates and answers', async () => {
+    // flags=0x08 (I only): scapy's default also sets 0x04 (GPE's P bit), which Linux drops as reserved.
+    const hex = scapy(
+      `p=Ether(dst='${pMac}',src='${H_MAC}')/IP(src='10.99.0.1',dst='10.99.0.2')/UDP(sport=49999,dport=4789)/VXLAN(flags=0x08,vni=42)/` +
+        `Ether(dst='${VX_MAC}',src='${G_MAC}')/IP(src='10.98.0.1',dst='10.98.0.2')/ICMP(type=8,id=0x4e56,seq=7)/Raw(b'nvo-echo'*8)\n` +
+        'print(p.build().hex())',
+    ).trim();
+    const frame = Uint8Array.from(Buffer.from(hex, 'hex'));
+    const b = new Batch(4);
+    const p = pool.alloc()!;
+    p.buf.set(frame, p.start);
+    p.end = p.start + frame.length;
+    b.push(p);
+    assert.equal(port.txBurst(b), 1);
+    pool.free(p);
+    assert.equal(port.counters.get('tx-packets'), 1);
+    const isReply = (x: { bytes: Uint8Array }) =>
+      isVxlan(x.bytes) && x.bytes[50 + 23] === 1 && x.bytes[50 + 34] === 0;
+    const got = await receive(port, (g) => g.some(isReply));
+    const r = got.find(isReply);
+    assert.ok(r, `no encapsulated echo reply among ${got.length} frames`);
+    const l = tshark([r.bytes])[0]!;
+    assert.deepEqual(fields(l, 'vxlan.vni'), ['42']);
+    assert.deepEqual(fields(l, 'ip.dst'), ['10.99.0.1', '10.98.0.1']);
+    assert.deepEqual(fields(l, 'icmp.type'), ['0']);
+    assert.deepEqual(fields(l, 'icmp.ident'), [String(0x4e56)]);
+    assert.deepEqual(fields(l, 'icmp.seq'), ['7']);
+    assert.ok(Buffer.from(r.bytes).includes(Buffer.from('nvo-echonvo-echo')), 'echo data returned');
+  });
+});

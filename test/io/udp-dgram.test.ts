@@ -1,0 +1,94 @@
+// The pure-Node fallback (node:dgram) against itself over loopback, driven by the Poller: the same
+// contract as the native UDP port (addresses in tunnel metadata, gsoSize cuts datagrams on send).
+// Needs neither root nor the addon.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Poller } from '../../src/io/poller.ts';
+import { UdpDgramPort } from '../../src/io/udp-dgram.ts';
+import { Batch } from '../../src/packet/batch.ts';
+import { Pool } from '../../src/packet/pool.ts';
+
+describe('UdpDgramPort (node:dgram fallback)', () => {
+  it('sends a batch (cutting a gsoSize superframe) and receives it through the poller', async () => {
+    const pool = new Pool(64);
+    const a = await UdpDgramPort.open({ address: '127.0.0.1', port: 0, pool });
+    const b = await UdpDgramPort.open({ address: '127.0.0.1', port: 0, pool, queueLimit: 16 });
+    const poller = new Poller();
+    const got: { len: number; first: number; srcPort: number; ver: number; src: string }[] = [];
+    poller.add(b, (_port, batch) => {
+      for (let i = 0; i < batch.count; i++) {
+        const p = batch.packets[i]!;
+        got.push({
+          len: p.length,
+          first: p.buf[p.start]!,
+          srcPort: p.tunSrcPort,
+          ver: p.tunIpVersion,
+          src: p.tunSrc.subarray(0, 4).join('.'),
+        });
+        pool.free(p);
+      }
+      batch.clear();
+    });
+    try {
+      const out = new Batch(4);
+      for (const [len, gso, fill] of [
+        [1000, 400, 1],
+        [64, 0, 2],
+      ] as const) {
+        const p = pool.alloc()!;
+        p.buf.fill(fill, p.start, p.start + len);
+        p.end = p.start + len;
+        p.gsoSize = gso;
+        p.tunIpVersion = 4;
+        p.tunDst.set([127, 0, 0, 1]);
+        p.tunDstPort = b.port;
+        out.push(p);
+      }
+      assert.equal(a.txBurst(out), 2);
+      for (let i = 0; i < out.count; i++) pool.free(out.packets[i]!);
+      for (let i = 0; i < 100 && got.length < 4; i++) await sleep(10);
+      assert.deepEqual(
+        got.map((g) => [g.len, g.first]),
+        [
+          [400, 1],
+          [400, 1],
+          [200, 1],
+          [64, 2],
+        ],
+      );
+      assert.ok(got.every((g) => g.srcPort === a.port && g.ver === 4 && g.src === '127.0.0.1'));
+      assert.equal(b.counters.get('rx-packets'), 4);
+      assert.equal(a.counters.get('tx-packets'), 2);
+    } finally {
+      poller.close();
+      a.close();
+      b.close();
+    }
+    assert.equal(pool.available, 64, 'every packet back in the pool');
+  });
+
+  it('drops beyond its queue limit and counts it (no unbounded buffering)', async () => {
+    const pool = new Pool(64);
+    const a = await UdpDgramPort.open({ address: '127.0.0.1', port: 0, pool });
+    const b = await UdpDgramPort.open({ address: '127.0.0.1', port: 0, pool, queueLimit: 5 });
+    try {
+      const out = new Batch(1);
+      const p = pool.alloc()!;
+      p.end = p.start + 10;
+      p.gsoSize = 1;
+      p.tunIpVersion = 4;
+      p.tunDst.set([127, 0, 0, 1]);
+      p.tunDstPort = b.port;
+      out.push(p);
+      a.txBurst(out);
+      pool.free(p);
+      for (let i = 0; i < 100 && b.counters.get('rx-drop-queue-full') + 5 < 10; i++) await sleep(10);
+      assert.equal(b.counters.get('rx-drop-queue-full'), 5);
+    } finally {
+      a.close();
+      b.close();
+    }
+    assert.equal(pool.available, 64);
+  });
+});
