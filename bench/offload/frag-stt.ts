@@ -2,7 +2,7 @@
 // segmentation + reassembly (Gbit/s of STT frame bytes), after warm-up, with GC count/time and heap
 // growth over the measured part (goal: none — the data path allocates nothing per packet).
 //
-//   node bench/offload/frag-stt.ts [--seconds 1] [--json]
+//   node bench/offload/frag-stt.ts [--json]        (or import benches() into a bench/run.ts suite)
 //
 // Cases
 //   ipv4/3000@1500     3,000 B UDP datagram → 3 fragments → reassembled (the common "1500 + encap" case)
@@ -11,7 +11,7 @@
 //                      checksum verified in software
 //   stt/64k@1500/valid same, the port vouched for the checksums (CSUM_VALID, as a vnet DATA_VALID)
 // Each op runs the fragments in order through the reassembler and releases the result.
-import { PerformanceObserver } from 'node:perf_hooks';
+import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { FRAGMENTED, fragment4 } from '../../src/offload/ipv4-fragment.ts';
 import { DONE, Ipv4Reassembler } from '../../src/offload/ipv4-reassemble.ts';
@@ -21,6 +21,8 @@ import { Batch } from '../../src/packet/batch.ts';
 import { CSUM_VALID } from '../../src/packet/packet.ts';
 import { Pool, SUPER_SLOT } from '../../src/packet/pool.ts';
 import { fold, sum } from '../../src/wire/checksum.ts';
+import { machine } from '../lib/machine.ts';
+import { type Bench, DEFAULTS, measure } from '../lib/measure.ts';
 
 interface Case {
   name: string;
@@ -122,65 +124,48 @@ export function cases(): Case[] {
   return [ipv4Case(3000 - 20, 1500), ipv4Case(65000, 1500), sttCase(false), sttCase(true)];
 }
 
-interface Row {
-  name: string;
-  mpps: number;
-  gbps: number;
-  usPerOp: number;
-  gcCount: number;
-  gcMs: number;
-  heapGrowthBytes: number;
-}
-
-export function run(c: Case, seconds: number): Row {
-  const warm = performance.now() + 300;
-  let now = 0;
-  while (performance.now() < warm) c.op(now++);
-  let gcCount = 0;
-  let gcMs = 0;
-  const obs = new PerformanceObserver((list) => {
-    for (const e of list.getEntries()) {
-      gcCount++;
-      gcMs += e.duration;
-    }
+/** The cases as bench/lib Bench entries (n ops per call; `bytes` = bytes of the big unit per op). */
+export function benches(): Bench[] {
+  return cases().map((c) => {
+    let now = 0;
+    return {
+      name: `offload/${c.name}`,
+      bytes: c.unitBytes,
+      run(n: number): number {
+        let k = 0;
+        for (let i = 0; i < n; i++) k += c.op(now++);
+        return k;
+      },
+    };
   });
-  obs.observe({ entryTypes: ['gc'] });
-  const heap0 = process.memoryUsage().heapUsed;
-  const t0 = performance.now();
-  const end = t0 + seconds * 1000;
-  let ops = 0;
-  let pieces = 0;
-  while (performance.now() < end) {
-    for (let i = 0; i < 64; i++) pieces += c.op(now++);
-    ops += 64;
-  }
-  const dt = (performance.now() - t0) / 1000;
-  const heap1 = process.memoryUsage().heapUsed;
-  obs.disconnect();
-  return {
-    name: c.name,
-    mpps: pieces / dt / 1e6,
-    gbps: (ops * c.unitBytes * 8) / dt / 1e9,
-    usPerOp: (dt * 1e6) / ops,
-    gcCount,
-    gcMs: Math.round(gcMs * 10) / 10,
-    heapGrowthBytes: heap1 - heap0,
-  };
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const i = process.argv.indexOf('--seconds');
-  const seconds = i > 0 ? Number(process.argv[i + 1]) : 1;
-  const rows = cases().map((c) => run(c, seconds));
-  if (process.argv.includes('--json')) console.log(JSON.stringify({ node: process.version, rows }, null, 2));
+  const json = process.argv.includes('--json');
+  const list = cases();
+  const rows = [];
+  for (const [i, b] of benches().entries()) {
+    const r = await measure(b, DEFAULTS);
+    const c = list[i]!;
+    rows.push({
+      name: c.name,
+      mppsPieces: (c.piecesPerOp / r.median) * 1e3,
+      gbps: ((c.unitBytes * 8) / r.median),
+      usPerOp: r.median / 1e3,
+      gcCount: r.gcCount,
+      gcMs: Math.round(r.gcMs * 10) / 10,
+      heapGrowth: r.heapGrowth,
+    });
+  }
+  if (json) console.log(JSON.stringify({ machine: machine(), rows }, null, 2));
   else {
-    console.log(`node ${process.version}, ${seconds} s per case after 300 ms warm-up`);
-    console.log('case                    Mpps(pieces)  Gbit/s   µs/op   GCs  GC ms  heap growth');
+    console.log(`${process.version}, ${cpus().length} cores, load ${loadavg()[0]!.toFixed(1)}; 9 rounds × ~100 ms after warm-up`);
+    console.log('case                  Mpps(pieces)  Gbit/s   µs/op   GCs   GC ms  heap growth');
     for (const r of rows)
       console.log(
-        `${r.name.padEnd(24)}${r.mpps.toFixed(2).padStart(12)}${r.gbps.toFixed(2).padStart(8)}${r.usPerOp
+        `${r.name.padEnd(22)}${r.mppsPieces.toFixed(2).padStart(12)}${r.gbps.toFixed(2).padStart(8)}${r.usPerOp
           .toFixed(1)
-          .padStart(8)}${String(r.gcCount).padStart(6)}${String(r.gcMs).padStart(7)}  ${r.heapGrowthBytes}`,
+          .padStart(8)}${String(r.gcCount).padStart(6)}${String(r.gcMs).padStart(8)}  ${r.heapGrowth}`,
       );
   }
 }

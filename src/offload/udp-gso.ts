@@ -4,7 +4,7 @@
 // __udp_gso_segment; encapsulations.md §8 rule 6). The IPv4 ID advances per datagram.
 //
 // Legacy UFO (virtio GSO_UDP = 3) is different — one datagram cut into IP fragments — and belongs to the
-// IP fragmenter; gso.ts counts it as unsupported until that is wired in.
+// IP fragmenter: see udp-fragment-gso.ts.
 //
 // Admission (virtio_net_hdr_to_skb): NEEDS_CSUM, when present, must point at the UDP checksum
 // (csum_start = UDP header, csum_offset 6).

@@ -136,6 +136,22 @@ describe('RFC 1071 sum: every implementation == byte-by-byte reference', () => {
     );
   });
 
+  test('sum clamps a range outside the buffer (no throw, no NaN)', () => {
+    const bufs = [new Uint8Array(100).fill(1)];
+    if (SIMD_AVAILABLE) bufs.push(new Uint8Array(wasmSlab(100)).fill(1));
+    for (const b of bufs)
+      for (const [o, end] of [
+        [0, 5000],
+        [-3, 100],
+        [50, 20],
+        [-10, -5],
+        [99, 70_000],
+      ] as const) {
+        const got = fold(sum(b, o, end));
+        assert.equal(got, naive(b, Math.max(0, o), Math.min(b.length, Math.max(end, Math.max(0, o)))));
+      }
+  });
+
   test('sum dispatch thresholds are sane', () => {
     assert.ok(SIMD_IN_PLACE_MIN <= SIMD_COPY_MIN);
     if (SIMD_AVAILABLE) {

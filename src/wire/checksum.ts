@@ -32,7 +32,12 @@ export const SIMD_COPY_MIN = 256;
 export const WORDS_MIN = 192;
 
 export function sum(b: Uint8Array, o: number, end: number, init = 0): number {
+  // A range outside the buffer is a caller bug, but it must not throw (a wasm memory access past the
+  // end traps) or turn the sum into NaN (an out-of-range Uint32Array read): clamp to [0, b.length].
+  if (end > b.length) end = b.length;
+  if (o < 0) o = 0;
   const n = end - o;
+  if (n <= 0) return init;
   if (n >= SIMD_IN_PLACE_MIN && SIMD_AVAILABLE) {
     const s = sumInPlace(b, o, end);
     if (s >= 0) return init + s;
@@ -41,7 +46,8 @@ export function sum(b: Uint8Array, o: number, end: number, init = 0): number {
   return n < WORDS_MIN ? sumBytes(b, o, end, init) : sumPlain(b, o, end, init);
 }
 
-/** Byte-pair loop: the straightforward form, and the fastest for short ranges. */
+/** Byte-pair loop: the straightforward form, and the fastest for short ranges. Like sumPlain and
+ * sumSimd it trusts 0 ≤ o ≤ end ≤ b.length; only `sum` clamps. */
 export function sumBytes(b: Uint8Array, o: number, end: number, init = 0): number {
   let s = init;
   let i = o;

@@ -110,6 +110,32 @@ describe('TAP (IFF_VNET_HDR) against the kernel', { skip }, () => {
     assert.deepEqual(fields(l2, 'udp.checksum.status'), ['1'], 'udp checksum Good after completion');
   });
 
+  it('counts a frame longer than the pool slot as rx-drop-truncated and keeps going', async () => {
+    const small = new Pool(8); // 2048-byte slots: 1792 bytes after the headroom
+    const t2 = new TapPort({ name: 'nvtap1', pool: small, netns: netnsPath(A), offloads: 0 });
+    try {
+      ip(A, 'link', 'set', t2.name, 'mtu', '9000');
+      ip(A, 'addr', 'add', '10.79.0.1/24', 'dev', t2.name);
+      ip(A, 'link', 'set', t2.name, 'up');
+      ip(A, 'neigh', 'add', '10.79.0.2', 'lladdr', PEER_MAC, 'dev', t2.name);
+      py(
+        A,
+        "import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.sendto(b'L'*4000, ('10.79.0.2', 9998)); s.sendto(b'small', ('10.79.0.2', 9998))",
+      );
+      const got = await receive(t2, (g) => g.some((f) => f.bytes.length < 100 && f.bytes[23] === 17));
+      const udp = got.filter((f) => f.bytes[23] === 17);
+      assert.deepEqual(
+        udp.map((f) => f.bytes.length),
+        [14 + 20 + 8 + 5],
+        'only the small datagram is delivered',
+      );
+      assert.equal(t2.counters.get('rx-drop-truncated'), 1);
+    } finally {
+      t2.close();
+    }
+    assert.equal(small.available, 8, 'the rx reserve went back to the pool on close');
+  });
+
   async function udpSink(port: number): Promise<{ done: Promise<string> }> {
     const code = [
       'import socket, sys',

@@ -259,6 +259,33 @@ describe('software TCP GSO', () => {
   });
 });
 
+describe('legacy UFO (GSO_UDP): one datagram, IP fragments of gso_size bytes', () => {
+  for (const v6 of [false, true]) {
+    it(`IPv${v6 ? 6 : 4}: fragments carry the datagram; tshark reassembles it with a good UDP checksum`, { skip: !haveTshark() }, () => {
+      const seg = new Segmenter({ pool: segPool });
+      const out = newBatch(64);
+      const payload = payloadOf(7000, 5);
+      const bytes = udpFrame({ v6, id: 0x4321 }, payload);
+      const p = superframe(bytes, GSO_UDP, 1480);
+      const n = seg.segment(p, out);
+      superPool.free(p);
+      const frags = drain(out, segPool);
+      assert.equal(n, frags.length);
+      assert.equal(n, Math.ceil((8 + 7000) / 1480));
+      // Reference: concatenating the fragment payloads in order gives back the UDP datagram.
+      const l3 = 14;
+      const hdr = v6 ? 48 : 20;
+      const parts = frags.map((f) => f.subarray(l3 + hdr));
+      for (const [i, part] of parts.entries()) assert.ok(part.length <= 1480 && (i === n - 1 || part.length === 1480));
+      assert.deepEqual(concat(...parts), bytes.subarray(l3 + (v6 ? 40 : 20)));
+      const layers = tshark(frags, { prefs: ['udp.check_checksum:TRUE', 'ip.check_checksum:TRUE'] });
+      const last = layers.at(-1)!;
+      assert.deepEqual(fields(last, 'udp.length'), ['7008']);
+      assert.deepEqual(fields(last, 'udp.checksum.status'), ['1']);
+    });
+  }
+});
+
 describe('software GSO: hostile input is a counted drop, never a throw', () => {
   const base = tcpFrame({}, payloadOf(5000));
   const cases: [string, (b: Uint8Array) => Uint8Array | number | undefined, string, number?, number?][] = [
@@ -281,7 +308,7 @@ describe('software GSO: hostile input is a counted drop, never a throw', () => {
     ['SYN superframe', (b) => (b[34 + 13] = 0x02), 'gso-drop-bad-tcp-flags'],
     ['TCPV6 type on IPv4', () => undefined, 'gso-drop-type-mismatch', GSO_TCPV6],
     ['UDP_L4 type on TCP', () => undefined, 'gso-drop-type-mismatch', GSO_UDP_L4],
-    ['legacy UFO', () => undefined, 'gso-drop-unsupported', GSO_UDP],
+    ['legacy UFO type on TCP', () => undefined, 'gso-drop-type-mismatch', GSO_UDP],
     ['not IP', (b) => (b[12] = 0x88), 'gso-drop-unsupported'],
     ['too many segments', () => undefined, 'gso-drop-too-many-segments', GSO_TCPV4, 1],
     ['segment larger than a slot', () => undefined, 'gso-drop-segment-too-big', GSO_TCPV4, 4990],
