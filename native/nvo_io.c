@@ -492,9 +492,8 @@ static napi_value rx_burst(napi_env env, napi_callback_info info) {
           got--;
           continue;
         }
-        // tun fails a read whose buffer is too short for the frame with EFAULT (the frame is gone):
-        // report it as a truncated frame so it is counted. Our iovecs are inside the slab, so EFAULT
-        // means nothing else here.
+        // Older tun versions fail a too-short read with EFAULT/EMSGSIZE (the frame is gone): report a
+        // truncated frame so it is counted. Our iovecs are inside the slab, so EFAULT means nothing else.
         if (errno == EFAULT || errno == EMSGSIZE) {
           d[D_RXFLAGS] = 1;
           d[D_LEN] = 0;
@@ -504,7 +503,11 @@ static napi_value rx_burst(napi_env env, napi_callback_info info) {
         break;
       }
       if (r < a.vsz) return num(env, -EIO);
-      d[D_LEN] = (int32_t)(r - a.vsz);
+      int32_t flen = (int32_t)(r - a.vsz);
+      // tun copies what fits and returns that length (checked on 6.18): a frame that fills the space
+      // offered may have been cut. Slots are sized so a whole frame never fills one exactly.
+      if (flen >= d[D_LEN]) d[D_RXFLAGS] = 1;
+      d[D_LEN] = flen;
       if (a.vsz) vhdr_to_desc(&vhdr[got], d);
     }
     return num(env, got);

@@ -3,7 +3,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { nsRun, nsSpawn } from './netns.ts';
+import { nsRun, nsRunAsync, nsSpawn } from './netns.ts';
 
 export const IPERF3 = '/usr/bin/iperf3';
 const SS = '/usr/bin/ss';
@@ -48,7 +48,8 @@ export async function iperf(
       '-P',
       String(o.streams ?? 1),
     ];
-    const out = nsRun(fromNs, IPERF3, args, { timeoutMs: (seconds + 20) * 1000 });
+    // Asynchronous: a switch running in this process must keep forwarding while iperf3 runs.
+    const out = await nsRunAsync(fromNs, IPERF3, args, (seconds + 20) * 1000);
     const j = JSON.parse(out) as {
       error?: string;
       end: {

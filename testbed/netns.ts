@@ -43,6 +43,30 @@ export function nsRun(ns: string, cmd: string, args: string[], opts: { timeoutMs
   return run(IP, ['netns', 'exec', ns, cmd, ...args], opts);
 }
 
+/** Like nsRun, without blocking the event loop (for peers of a switch running in this process). */
+export function nsRunAsync(ns: string, cmd: string, args: string[], timeoutMs = 60_000): Promise<string> {
+  return new Promise((res, rej) => {
+    const c = spawn(IP, ['netns', 'exec', ns, cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    c.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    c.stderr.on('data', (d: Buffer) => {
+      err += d.toString();
+    });
+    const timer = setTimeout(() => c.kill('SIGKILL'), timeoutMs);
+    c.on('close', (code, signal) => {
+      clearTimeout(timer);
+      if (code === 0) res(out);
+      else
+        rej(
+          new CommandError([IP, 'netns', 'exec', ns, cmd, ...args], err || out || `exit ${code ?? signal}`),
+        );
+    });
+  });
+}
+
 /** Starts a long-running program inside a namespace (iperf3 server, ping…); the caller kills it. */
 export function nsSpawn(ns: string, cmd: string, args: string[]): ChildProcess {
   return spawn(IP, ['netns', 'exec', ns, cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -103,7 +127,7 @@ export function vethPair(nsA: string, nameA: string, nsB: string, nameB: string,
 
 /** `ethtool -K dev feature on|off …` inside a namespace. */
 export function setOffloads(ns: string, dev: string, features: Record<string, 'on' | 'off'>): void {
-  const args = Object.entries(features).flatMap(([k, v]) => [k, v]);
+  const args = Object.entries(features).flat();
   if (args.length > 0) nsRun(ns, ETHTOOL, ['-K', dev, ...args]);
 }
 

@@ -214,9 +214,6 @@ try {
   const v0Mac = parseMac(
     (JSON.parse(ip(X, '-j', 'link', 'show', 'v0')) as { address: string }[])[0]!.address,
   );
-  const tapMac = parseMac(
-    (JSON.parse(ip(X, '-j', 'link', 'show', 'tap0')) as { address: string }[])[0]!.address,
-  );
   offloads = getOffloads(X, 'v0');
   // The sender's source address must look routable to X (rp_filter): 10.88.1.2 on v0's subnet.
   const src = (f: Uint8Array) => {

@@ -15,7 +15,7 @@ import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { FRAGMENTED, fragment4 } from '../../src/offload/ipv4-fragment.ts';
 import { DONE, Ipv4Reassembler } from '../../src/offload/ipv4-reassemble.ts';
-import { SttReassembler, DONE as STT_DONE } from '../../src/offload/stt-reassemble.ts';
+import { DONE as STT_DONE, SttReassembler } from '../../src/offload/stt-reassemble.ts';
 import { SEGMENTED, SttSegmenter } from '../../src/offload/stt-segment.ts';
 import { Batch } from '../../src/packet/batch.ts';
 import { CSUM_VALID } from '../../src/packet/packet.ts';
@@ -33,7 +33,7 @@ interface Case {
 }
 
 const frag = new Pool(512);
-const big = new Pool(4, SUPER_SLOT);
+const big = new Pool(8, SUPER_SLOT);
 
 function ipv4Datagram(payload: number): ReturnType<Pool['alloc']> {
   const p = big.alloc()!;
@@ -125,8 +125,8 @@ export function cases(): Case[] {
 }
 
 /** The cases as bench/lib Bench entries (n ops per call; `bytes` = bytes of the big unit per op). */
-export function benches(): Bench[] {
-  return cases().map((c) => {
+export function benches(list: Case[] = cases()): Bench[] {
+  return list.map((c) => {
     let now = 0;
     return {
       name: `offload/${c.name}`,
@@ -144,13 +144,13 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const json = process.argv.includes('--json');
   const list = cases();
   const rows = [];
-  for (const [i, b] of benches().entries()) {
+  for (const [i, b] of benches(list).entries()) {
     const r = await measure(b, DEFAULTS);
     const c = list[i]!;
     rows.push({
       name: c.name,
       mppsPieces: (c.piecesPerOp / r.median) * 1e3,
-      gbps: ((c.unitBytes * 8) / r.median),
+      gbps: (c.unitBytes * 8) / r.median,
       usPerOp: r.median / 1e3,
       gcCount: r.gcCount,
       gcMs: Math.round(r.gcMs * 10) / 10,
@@ -159,7 +159,9 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   }
   if (json) console.log(JSON.stringify({ machine: machine(), rows }, null, 2));
   else {
-    console.log(`${process.version}, ${cpus().length} cores, load ${loadavg()[0]!.toFixed(1)}; 9 rounds × ~100 ms after warm-up`);
+    console.log(
+      `${process.version}, ${cpus().length} cores, load ${loadavg()[0]!.toFixed(1)}; 9 rounds × ~100 ms after warm-up`,
+    );
     console.log('case                  Mpps(pieces)  Gbit/s   µs/op   GCs   GC ms  heap growth');
     for (const r of rows)
       console.log(

@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { CliError } from './cli-error.ts';
 import { register as registerPcap } from './pcap.ts';
+import { register as registerSwitch } from './switch-commands.ts';
 import { register as registerTestbed } from './testbed.ts';
 import { register as registerVersion } from './version.ts';
 
@@ -13,6 +14,7 @@ const program = new Command('nvo')
 registerVersion(program);
 registerTestbed(program);
 registerPcap(program);
+registerSwitch(program);
 
 try {
   await program.parseAsync(process.argv);

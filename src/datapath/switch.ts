@@ -34,7 +34,7 @@ import {
   VLAN2_TCI,
 } from '../flow/key.ts';
 import { FlowTables } from '../flow/table.ts';
-import type { Batch } from '../packet/batch.ts';
+import { Batch } from '../packet/batch.ts';
 import type { Packet } from '../packet/packet.ts';
 import { Pool, SMALL_SLOT, SUPER_SLOT } from '../packet/pool.ts';
 import { Neighbours } from '../tunnel/neighbours.ts';
@@ -89,7 +89,10 @@ export class Switch {
   readonly key = newKey();
   readonly work = newKey();
   readonly cur = newKey();
+  /** Set while tracing: lines describing the packet's path. */
   trace: string[] | null = null;
+  /** While tracing, nothing is transmitted: staged packets are described and freed. */
+  dryRun = false;
 
   // Counter ids resolved once.
   readonly c = {
@@ -188,6 +191,42 @@ export class Switch {
     this.vteps.set(vni, list);
   }
 
+  // ---- timers and tracing ----
+
+  /** Expires idle/hard-timeout flows and aged MACs; call about once a second. */
+  tick(now: number): void {
+    this.now = now;
+    this.tables.expire(now);
+    this.macs.expire(now);
+  }
+
+  /**
+   * Runs one frame through the switch as if received on `inPort`, transmitting nothing, and returns
+   * the path it took: cache level, tables, actions, outputs or the drop reason (`nvo trace`).
+   */
+  traceFrame(inPort: number, frame: Uint8Array, now: number): string[] {
+    const pool = frame.length + 512 <= SMALL_SLOT ? this.pool : this.superPool;
+    const p = pool.alloc();
+    if (p === null) return ['no buffer'];
+    p.buf.set(frame, p.start);
+    p.end = p.start + frame.length;
+    const lines: string[] = [`in_port ${this.ports.get(inPort)?.name ?? inPort}: ${frame.length} bytes`];
+    this.trace = lines;
+    this.dryRun = true;
+    try {
+      const b = this.traceBatch;
+      b.count = 0;
+      b.push(p);
+      this.receive(inPort, b, now);
+    } finally {
+      this.trace = null;
+      this.dryRun = false;
+    }
+    return lines;
+  }
+
+  private readonly traceBatch = new Batch(1);
+
   // ---- the run loop ----
 
   /** Processes a batch received on port `inPort` (the caller gives up the packets). */
@@ -209,6 +248,7 @@ export class Switch {
         const tunnelPort = underlayInput(this, port, p);
         if (tunnelPort === null) continue; // consumed (ARP, reassembly in progress) or dropped
         p.inPort = tunnelPort.no;
+        if (this.trace) this.trace.push(`decap: ${tunnelPort.name} tun_id=0x${p.tunIdLo.toString(16)}`);
         tunnelPort.rxPackets++;
         tunnelPort.rxBytes += p.end - p.start;
       }
@@ -365,6 +405,11 @@ export class Switch {
 
   /** Stages q on port for tx (counted drop when its batch is full). */
   stage(port: Port, q: Packet): void {
+    if (this.dryRun) {
+      this.trace?.push(`tx ${port.name}: ${q.end - q.start} bytes`);
+      q.owner?.free(q);
+      return;
+    }
     if (!port.stage(q)) {
       port.flush();
       if (!port.stage(q)) this.drop(q, this.c.dropTxFull);

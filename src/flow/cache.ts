@@ -14,6 +14,7 @@
 // lookup sees it and flushes both caches (OVS revalidates selectively; a flush is simpler and correct).
 // Steady-state hits allocate nothing: keys live in one Uint32Array, results are object references.
 import type { Action } from './actions.ts';
+import { addSubtable, findSubtable } from './classifier.ts';
 import { type FlowKey, hashMasked, KEY_WORDS } from './key.ts';
 import type { FlowEntry, FlowTables } from './table.ts';
 import { newTranslation, type Translation, translate } from './xlate.ts';
@@ -85,7 +86,7 @@ export class FlowCache {
   private rng: number;
   // Megaflows
   private subtables: MegaSubtable[] = [];
-  private readonly byMask = new Map<string, MegaSubtable>();
+  private readonly byMask = new Map<number, MegaSubtable[]>();
   private megaflows = 0;
   readonly megaflowMax: number;
   private seenGeneration: number;
@@ -227,7 +228,7 @@ export class FlowCache {
         let ok = true;
         for (let i = 0; i < words.length; i++) {
           const w = words[i]!;
-          if ((k[w]! & mask[w]!) !== v[w]) {
+          if ((k[w]! & mask[w]!) >>> 0 !== v[w]) {
             ok = false;
             break;
           }
@@ -258,11 +259,10 @@ export class FlowCache {
       this.megaflowFull++;
       return mf;
     }
-    const mk = wc.join(',');
-    let st = this.byMask.get(mk);
+    let st = findSubtable(this.byMask, mf.mask);
     if (!st) {
       st = new MegaSubtable(mf.mask);
-      this.byMask.set(mk, st);
+      addSubtable(this.byMask, st);
       this.subtables.push(st);
     }
     const h = hashMasked(mf.value, st.mask, st.words);

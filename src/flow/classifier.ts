@@ -7,7 +7,7 @@
 // answer depended on); pruned subtables contribute nothing. A megaflow built as (key & wc, wc) then gives
 // the same answer for every packet it matches, which is how OVS computes megaflow masks (without its
 // staged lookup / prefix-trie refinements, so our megaflows are sometimes more specific than OVS's).
-import { type FlowKey, hashMasked, KEY_WORDS } from './key.ts';
+import { type FlowKey, hashKey, hashMasked, KEY_WORDS, keyEquals } from './key.ts';
 import type { Match } from './match.ts';
 
 /** What the classifier stores: a match, a priority and an insertion sequence (tie-break: older wins). */
@@ -39,13 +39,36 @@ class Subtable<R extends Rule> {
 const better = (a: Rule, b: Rule): boolean =>
   a.priority > b.priority || (a.priority === b.priority && a.seq < b.seq);
 
-function maskKey(mask: Uint32Array): string {
-  return mask.join(',');
+/** Subtable by mask: a hash of the mask words, then an exact compare (cheaper than a string key). */
+function findSubtable<S extends { mask: Uint32Array }>(
+  m: Map<number, S[]>,
+  mask: Uint32Array,
+): S | undefined {
+  const list = m.get(hashKey(mask));
+  if (list) for (const st of list) if (keyEquals(st.mask, mask)) return st;
+  return undefined;
 }
+
+function addSubtable<S extends { mask: Uint32Array }>(m: Map<number, S[]>, st: S): void {
+  const h = hashKey(st.mask);
+  const list = m.get(h);
+  if (list) list.push(st);
+  else m.set(h, [st]);
+}
+
+function removeSubtable<S extends { mask: Uint32Array }>(m: Map<number, S[]>, st: S): void {
+  const h = hashKey(st.mask);
+  const list = m.get(h);
+  if (!list) return;
+  list.splice(list.indexOf(st), 1);
+  if (list.length === 0) m.delete(h);
+}
+
+export { addSubtable, findSubtable };
 
 export class Classifier<R extends Rule> {
   private subtables: Subtable<R>[] = [];
-  private readonly byMask = new Map<string, Subtable<R>>();
+  private readonly byMask = new Map<number, Subtable<R>[]>();
   private nextSeq = 1;
   private n = 0;
   /** Subtables probed by lookups so far (for stats: probes / lookups ≈ subtables per lookup). */
@@ -62,11 +85,10 @@ export class Classifier<R extends Rule> {
 
   insert(r: R): void {
     r.seq = this.nextSeq++;
-    const mk = maskKey(r.match.mask);
-    let st = this.byMask.get(mk);
+    let st = findSubtable(this.byMask, r.match.mask);
     if (!st) {
       st = new Subtable<R>(r.match.mask.slice());
-      this.byMask.set(mk, st);
+      addSubtable(this.byMask, st);
       this.subtables.push(st);
     }
     const h = hashMasked(r.match.value, st.mask, st.words);
@@ -85,7 +107,7 @@ export class Classifier<R extends Rule> {
 
   /** Removes exactly this rule object; returns whether it was there. */
   remove(r: R): boolean {
-    const st = this.byMask.get(maskKey(r.match.mask));
+    const st = findSubtable(this.byMask, r.match.mask);
     if (!st) return false;
     const h = hashMasked(r.match.value, st.mask, st.words);
     const b = st.buckets.get(h);
@@ -96,7 +118,7 @@ export class Classifier<R extends Rule> {
     st.count--;
     this.n--;
     if (st.count === 0) {
-      this.byMask.delete(maskKey(st.mask));
+      removeSubtable(this.byMask, st);
       this.subtables.splice(this.subtables.indexOf(st), 1);
     } else if (r.priority === st.maxPriority) {
       let mp = -1;
@@ -140,7 +162,7 @@ export class Classifier<R extends Rule> {
         let ok = true;
         for (let i = 0; i < words.length; i++) {
           const w = words[i]!;
-          if ((k[w]! & mask[w]!) !== v[w]) {
+          if ((k[w]! & mask[w]!) >>> 0 !== v[w]) {
             ok = false;
             break;
           }
@@ -162,7 +184,7 @@ export class Classifier<R extends Rule> {
 
   /** The rule with exactly this match and priority (strict identity), or null. */
   findExact(m: Match, priority: number): R | null {
-    const st = this.byMask.get(maskKey(m.mask));
+    const st = findSubtable(this.byMask, m.mask);
     if (!st) return null;
     const b = st.buckets.get(hashMasked(m.value, st.mask, st.words));
     if (!b) return null;

@@ -81,10 +81,12 @@ function finish(h: number, bytes: number): number {
   h ^= h >>> 13;
   h = Math.imul(h, 0xc2b2ae35);
   h ^= h >>> 16;
-  return h >>> 0;
+  // 30 bits: V8 keeps integers below 2^30 unboxed (Smi, with pointer compression), so hashes used as
+  // Map keys or returned from functions never allocate.
+  return h & 0x3fffffff;
 }
 
-/** Hash of a whole key (EMC index). */
+/** Hash of a whole key (EMC index), 30 bits. */
 export function hashKey(k: FlowKey, basis = 0): number {
   let h = basis;
   for (let i = 0; i < KEY_WORDS; i++) h = mix(h, k[i]!);

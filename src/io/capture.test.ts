@@ -80,26 +80,48 @@ const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 const epoch = (sec: number, nsec: number, digits: number) =>
   `${sec}.${String(Math.floor(nsec / 10 ** (9 - digits))).padStart(digits, '0')}`;
 
-/** scapy writes FRAMES as a classic pcap with the given byte order / resolution. */
-function scapyPcap(path: string, endian: '<' | '>', nano: boolean): void {
+/** scapy writes FRAMES as classic pcaps with the given byte orders / resolutions (one python run). */
+function scapyPcaps(jobs: [path: string, endian: '<' | '>', nano: boolean][]): void {
   const spec = join(dir, 'frames.json');
   writeFileSync(
     spec,
-    JSON.stringify(
-      FRAMES.map((f) => [hex(f.data), f.sec, nano ? f.nsec : Math.floor(f.nsec / 1000), f.origLen]),
-    ),
+    JSON.stringify({
+      jobs,
+      frames: FRAMES.map((f) => [hex(f.data), f.sec, f.nsec, f.origLen]),
+    }),
   );
   const py = `
 import json
 from scapy.all import RawPcapWriter
-w = RawPcapWriter(${JSON.stringify(path)}, linktype=1, endianness='${endian}', nano=${nano ? 'True' : 'False'}, snaplen=262144)
-w._write_header(None)
-for h, s, sub, orig in json.load(open(${JSON.stringify(spec)})):
-    b = bytes.fromhex(h)
-    w._write_packet(b, sec=s, usec=sub, caplen=len(b), wirelen=orig)
-w.close()
+spec = json.load(open(${JSON.stringify(spec)}))
+for path, endian, nano in spec['jobs']:
+    w = RawPcapWriter(path, linktype=1, endianness=endian, nano=nano, snaplen=262144)
+    w._write_header(None)
+    for h, s, ns, orig in spec['frames']:
+        b = bytes.fromhex(h)
+        w._write_packet(b, sec=s, usec=ns if nano else ns // 1000, caplen=len(b), wirelen=orig)
+    w.close()
 `;
   execFileSync(PYTHON, ['-c', py]);
+}
+
+const SCAPY_FILES = {
+  leUs: join(dir, 'scapy-le-us.pcap'),
+  beUs: join(dir, 'scapy-be-us.pcap'),
+  leNs: join(dir, 'scapy-le-ns.pcap'),
+  beNs: join(dir, 'scapy-be-ns.pcap'),
+};
+let scapyDone = false;
+function scapyFiles() {
+  if (!scapyDone)
+    scapyPcaps([
+      [SCAPY_FILES.leUs, '<', false],
+      [SCAPY_FILES.beUs, '>', false],
+      [SCAPY_FILES.leNs, '<', true],
+      [SCAPY_FILES.beNs, '>', true],
+    ]);
+  scapyDone = true;
+  return SCAPY_FILES;
 }
 
 function assertFramesEqual(
@@ -124,8 +146,8 @@ describe('capture readers read files written by scapy / editcap / mergecap', { s
     ['>', true],
   ] as const) {
     it(`pcap ${nano ? 'ns' : 'µs'} ${endian === '<' ? 'little' : 'big'}-endian`, async () => {
-      const p = join(dir, `scapy-${endian === '<' ? 'le' : 'be'}-${nano ? 'ns' : 'us'}.pcap`);
-      scapyPcap(p, endian, nano);
+      const f = scapyFiles();
+      const p = endian === '<' ? (nano ? f.leNs : f.leUs) : nano ? f.beNs : f.beUs;
       const { reader, recs } = await readAll(p);
       assert.equal(reader.format, 'pcap');
       assert.equal(reader.interfaces[0]!.linktype, LINKTYPE_ETHERNET);
@@ -135,16 +157,14 @@ describe('capture readers read files written by scapy / editcap / mergecap', { s
   }
 
   it('pcapng converted by editcap (µs and ns)', async () => {
-    const us = join(dir, 'scapy-le-us.pcap');
-    scapyPcap(us, '<', false);
+    const us = scapyFiles().leUs;
     const ng = join(dir, 'editcap.pcapng');
     execFileSync('editcap', ['-F', 'pcapng', us, ng]);
     const { reader, recs } = await readAll(ng);
     assert.equal(reader.format, 'pcapng');
     assertFramesEqual(recs, false);
 
-    const ns = join(dir, 'scapy-be-ns.pcap');
-    scapyPcap(ns, '>', true);
+    const ns = scapyFiles().beNs;
     const ng9 = join(dir, 'editcap-ns.pcapng');
     execFileSync('editcap', ['-F', 'pcapng', ns, ng9]);
     const r9 = await readAll(ng9);
@@ -364,6 +384,28 @@ describe('corrupt and truncated captures', () => {
       ),
       { numRuns: 300 },
     );
+  });
+
+  it('a file many times the read buffer streams through (4.5 MB of 1500-byte records)', async () => {
+    const p = join(dir, 'big.pcap');
+    const w = await PcapWriter.createFile(p, { linktype: 1 });
+    const f = new Uint8Array(1500);
+    for (let i = 0; i < 3000; i++) {
+      f[0] = i & 0xff;
+      f[1] = i >> 8;
+      await w.write(f, i, 0);
+    }
+    await w.close();
+    let n = 0;
+    let ok = true;
+    for await (const rec of await openCapture(p)) {
+      ok &&=
+        rec.data.length === 1500 && rec.data[0] === (n & 0xff) && rec.data[1] === n >> 8 && rec.sec === n;
+      n++;
+    }
+    assert.equal(n, 3000);
+    assert.ok(ok);
+    if (haveTshark()) assert.match(capinfos(p), /Number of packets:\s+3000\b/);
   });
 
   it('a missing file is a CaptureError', async () => {

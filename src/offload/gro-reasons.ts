@@ -33,6 +33,7 @@ export const GRO_COUNTER_NAMES = [
   'gro-flush-timer', //             older than the flush timeout
   'gro-flush-no-buffers', //        no superframe slot: aggregate and packet delivered separately
   'gro-drop-batch-full', //         output batch full (caller sized it too small): packet freed
+  'gro-pass-superframe', //         already a superframe (SUPERFRAME / gso_type set): not merged again
 ] as const;
 
 export const IN = 0;
@@ -63,3 +64,4 @@ export const FLUSH_BATCH_END = 24;
 export const FLUSH_TIMER = 25;
 export const FLUSH_NO_BUFFERS = 26;
 export const DROP_BATCH_FULL = 27;
+export const PASS_SUPERFRAME = 28;

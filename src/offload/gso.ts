@@ -15,6 +15,8 @@ import type { Batch } from '../packet/batch.ts';
 import {
   GSO_ECN,
   GSO_NONE,
+  GSO_TCPV4,
+  GSO_TCPV6,
   GSO_UDP,
   GSO_UDP_L4,
   NEEDS_CSUM,
@@ -76,7 +78,8 @@ export class Segmenter {
     outer.present = false;
     const tunnelled =
       lay.l4Proto === ipp.GRE ||
-      (lay.l4Proto === ipp.UDP && (base !== GSO_UDP_L4 || (type & GSO_UDP_TUNNEL) !== 0 || p.innerL3 >= 0));
+      (lay.l4Proto === ipp.UDP &&
+        (base === GSO_TCPV4 || base === GSO_TCPV6 || (type & GSO_UDP_TUNNEL) !== 0 || p.innerL3 >= 0));
     if (tunnelled) {
       const why = locateTunnel(p, lay, outer, this.inner);
       if (why >= 0) return this.drop(why);

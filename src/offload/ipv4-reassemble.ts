@@ -126,8 +126,8 @@ export class Ipv4Reassembler {
     if (i >= 0 && t.state[i] === POISONED) return this.drop(D_POISONED);
     if (end + hlen > MAX_DATAGRAM) {
       // The datagram cannot be legal whatever else arrives: poison the key (RFC 791 65,535 B limit).
-      if (i < 0) i = t.insert(now);
-      if (i >= 0) t.poison(i);
+      if (i < 0) t.insert(now, true);
+      else t.poison(i);
       return this.drop(D_OVERSIZE);
     }
     if (i < 0) {

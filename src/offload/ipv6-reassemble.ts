@@ -138,8 +138,8 @@ export class Ipv6Reassembler {
     let i = t.find(now);
     if (i >= 0 && t.state[i] === POISONED) return this.drop(D_POISONED);
     if (unfrag - HEADER_LEN + off + flen > MAX_PAYLOAD) {
-      if (i < 0) i = t.insert(now);
-      if (i >= 0) t.poison(i);
+      if (i < 0) t.insert(now, true);
+      else t.poison(i);
       return this.drop(D_OVERSIZE);
     }
     if (i < 0) {

@@ -217,15 +217,18 @@ export class ReassemblyTable {
     return -1;
   }
 
-  /** A new ACTIVE entry for `key` (not present), or -1 when no buffer can be had. */
-  insert(now: number): number {
+  /**
+   * A new ACTIVE entry for `key` (not present), or -1 when no buffer can be had. `poisoned`: a
+   * tombstone straight away (the datagram is already known to be bad), which takes no buffer.
+   */
+  insert(now: number, poisoned = false): number {
     if (this.freeTop === 0) {
       const old = this.oldest();
       this.counters.values[C_EVICTED]! += this.state[old] === ACTIVE ? 1 : 0;
       this.remove(old);
     }
-    const buf = this.memory.acquire();
-    if (buf === null) {
+    const buf = poisoned ? null : this.memory.acquire();
+    if (buf === null && !poisoned) {
       this.counters.values[C_NO_MEMORY]!++;
       return -1;
     }
@@ -236,7 +239,7 @@ export class ReassemblyTable {
     const b = h & this.mask;
     this.next[i] = this.heads[b]!;
     this.heads[b] = i;
-    this.state[i] = ACTIVE;
+    this.state[i] = poisoned ? POISONED : ACTIVE;
     this.born[i] = now;
     this.total[i] = -1;
     this.pieces[i] = 0;

@@ -13,9 +13,10 @@
 //     header checksum (IPv6: payload length); outer UDP length; outer UDP checksum zero when it was zero,
 //     else computed from headers only (LCO, csum-complete.ts); GRE checksum likewise.
 //
-// Copying: each segment's slot start is nudged by 0–3 bytes so that its payload has the same alignment
-// mod 4 as the source payload; then copy and checksum run one fused 32-bit-word loop (csum-fast.ts).
-// No allocation besides the pool slots.
+// Copying: headers and payload chunk are memmoved (csum-fast.ts copyBytes: copyWithin inside one slab,
+// else one short-lived subarray view — the only allocation besides the pool slots), and the payload
+// sum is the shared wire/checksum.ts `sum`. Each segment's start is nudged by 0–3 bytes so its payload
+// keeps the source's alignment mod 4, which keeps the word-wise sums on their aligned fast path.
 
 import type { Batch } from '../packet/batch.ts';
 import { CSUM_VALID, NEEDS_CSUM, type Packet, SUPERFRAME } from '../packet/packet.ts';

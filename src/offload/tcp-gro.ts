@@ -205,9 +205,13 @@ export class Coalescer {
     const b = p.buf;
     const v = this.view;
     const o = this.outer;
+    // GRO-in-GRO (a TSO superframe from a TAP, an LRO'd frame) would need equal gso_size; keep it simple.
+    if ((p.flags & SUPERFRAME) !== 0 || p.gsoType !== GSO_NONE) return r.PASS_SUPERFRAME;
     if (parseFrame(b, p.start, p.end, o) !== OK) return r.PASS_UNPARSED;
     if (o.ipEnd !== p.end) return r.PASS_PADDING;
-    const checked = (p.flags & CSUM_VALID) !== 0;
+    // CSUM_VALID: the port verified (vnet DATA_VALID). NEEDS_CSUM: a local sender left the checksum to be
+    // filled in, so there is nothing to verify — Linux GRO accepts CHECKSUM_PARTIAL skbs as they are.
+    const checked = (p.flags & (CSUM_VALID | NEEDS_CSUM)) !== 0;
     if (o.ipVersion === 4 && (o.ipHdrLen !== 20 || (!checked && fold(sum(b, o.l3, o.l3 + 20)) !== 0xffff))) {
       return o.ipHdrLen !== 20 ? r.PASS_IP_OPTIONS : r.PASS_BAD_CHECKSUM;
     }
@@ -283,7 +287,7 @@ export class Coalescer {
     if (!h.isSuper) {
       const sp = this.superPool.alloc();
       if (sp === null) return false;
-      // Same alignment mod 4 as the first packet so the word copy applies.
+      // Same alignment mod 4 as the first packet: later payloads then usually land aligned as well.
       sp.start += (s.buf.byteOffset + s.start - (sp.buf.byteOffset + sp.start)) & 3;
       const n = s.end - s.start;
       if (sp.start + n + len > sp.buf.length) {

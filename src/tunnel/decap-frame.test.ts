@@ -11,6 +11,7 @@ import { decapFrame, newDecap } from './decap-frame.ts';
 import * as R from './decap-reasons.ts';
 import { sourcePort } from './encap-frame.ts';
 import { innerFlowHash } from './flow-hash.ts';
+import { FrameDecapper } from './frame-decapper.ts';
 
 const opts = { verifyChecksums: true };
 const hex = (b: Uint8Array, o = 0, e = b.length) => Buffer.from(b.subarray(o, e)).toString('hex');
@@ -94,6 +95,36 @@ print(bytes(inner).hex())
     // (scapy's UDP checksum covers the whole payload, so with verification on that fails first)
     assert.equal(run('udp-length-short').r, 'udp-bad-checksum');
     assert.equal(run('udp-length-short', 1, false).r, 'vxlan-truncated');
+  });
+});
+
+describe('FrameDecapper: reassembly drops are named after the reassembler counters', {
+  skip: !haveScapy(),
+}, () => {
+  it('an overlapping IPv4 fragment with other bytes kills the datagram (RFC 5722 rule, ipv4-reassemble.ts)', () => {
+    const frames = scapy(`
+p = IP(src='192.0.2.1', dst='192.0.2.2', id=9)/UDP(sport=1, dport=4789)/VXLAN(vni=1)/Ether()/Raw(b'a'*2000)
+f = fragment(p, fragsize=1000)
+g = f[1].copy(); g.frag = f[1].frag - 8; g[Raw].load = b'z' * len(g[Raw].load); del g.chksum; del g.len
+for x in [f[0], g, f[1], f[2]]:
+    print(bytes(Ether()/x).hex())
+`)
+      .trim()
+      .split('\n')
+      .map((h) => Buffer.from(h, 'hex'));
+    const dec = new FrameDecapper({ verifyChecksums: false });
+    const d = newDecap();
+    const got = frames.map((b) => {
+      const r = dec.decap(b, 0, b.length, 1, 0, d);
+      return r === R.REASSEMBLY_DROP ? dec.dropName : R.reasonName(r);
+    });
+    assert.deepEqual(got, [
+      'held-for-reassembly',
+      'ipv4-frag-overlap',
+      'ipv4-frag-poisoned',
+      'ipv4-frag-poisoned',
+    ]);
+    assert.equal(dec.inProgress, 0);
   });
 });
 

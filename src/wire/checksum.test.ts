@@ -19,7 +19,15 @@ import {
   update16,
   update32,
 } from './checksum.ts';
-import { inWasm, SIMD_AVAILABLE, sumCopied, sumSimd, WASM_BYTES, wasmSlab } from './checksum-wasm.ts';
+import {
+  inWasm,
+  SIMD_AVAILABLE,
+  sumCopied,
+  sumInPlace,
+  sumSimd,
+  WASM_BYTES,
+  wasmSlab,
+} from './checksum-wasm.ts';
 
 // The reference: RFC 1071 §4.1's loop, one byte at a time, big-endian pairing from `o`, folded with
 // shifts (not the module's fold). Independent of every implementation under test.
@@ -103,7 +111,7 @@ describe('RFC 1071 sum: every implementation == byte-by-byte reference', () => {
   });
 
   test('all-ones and all-zero data: carries fold, zero stays zero', () => {
-    for (const n of [0, 1, 2, 63, 64, 1500, 65535, 65536, 131072 + 3]) {
+    for (const n of [0, 1, 2, 63, 64, 1500, 65535, 65536, 131072 + 3, 600_001]) {
       const ones = new Uint8Array(n).fill(0xff);
       const zeros = new Uint8Array(n);
       for (const [name, f] of IMPLS) {
@@ -112,6 +120,18 @@ describe('RFC 1071 sum: every implementation == byte-by-byte reference', () => {
         assert.equal(f(zeros, 0, n), 0, `${name} zeros ${n}`);
       }
     }
+  });
+
+  test('in place over more than one 256 KiB SIMD block of 0xff (the u32 lane bound)', {
+    skip: !SIMD_AVAILABLE,
+  }, () => {
+    const b = new Uint8Array(wasmSlab(1_100_000)).fill(0xff);
+    assert.equal(sumInPlace(b, 0, 1_048_576), 0xffff);
+    assert.equal(sumInPlace(b, 1, 1_048_577 + 64), 0xffff);
+    assert.equal(sumInPlace(b, 3, 1_000_004), 0xff00);
+    b[777_777] = 0xfe; // one bit less somewhere in the third block
+    assert.equal(sumInPlace(b, 0, 1_048_576), naive(b, 0, 1_048_576));
+    assert.equal(sumInPlace(b, 1, 1_048_575), naive(b, 1, 1_048_575));
   });
 
   test('chained partial sums over even cuts == one sum', () => {

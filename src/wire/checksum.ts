@@ -9,14 +9,15 @@
 //   fold(s)               → 16-bit one's-complement sum (end-around carries added back)
 //   checksum(b, o, end)   → ~fold(sum): the value that goes on the wire
 //
-// Three implementations, one result (tested against a byte-by-byte reference):
-//   sumBytes   big-endian 16-bit words from bytes; best below ~32 B (headers) where setup dominates.
+// Three implementations, one result (tested against a byte-by-byte reference and scapy/tshark):
+//   sumBytes   big-endian 16-bit words from bytes; best below WORDS_MIN, where setup dominates.
 //   sumPlain   32-bit native-order words read through a Uint32Array over the whole ArrayBuffer (one
 //              view per buffer, cached: a pool's packets share one slab), summed into four float64
 //              accumulators, then folded and byte-swapped (RFC 1071 §2(B): the one's-complement sum is
 //              byte-order independent, and §2(C): 32-bit words fold to the same 16-bit sum).
-//   sumSimd    WebAssembly SIMD128 (checksum-wasm.ts), in place for buffers in a wasmSlab, else copied.
-// `sum` picks one by length; the thresholds come from bench/micro (see bench/README.md).
+//   SIMD       WebAssembly SIMD128 (checksum-wasm.ts): sumInPlace for bytes in a wasmSlab (a Pool cut
+//              from one), sumCopied for bytes elsewhere (copied into wasm scratch memory first).
+// `sum` picks by length and by where the bytes live; the thresholds come from bench/micro.
 import { SIMD_AVAILABLE, sumCopied, sumInPlace } from './checksum-wasm.ts';
 
 // Crossovers measured on the project VM (AMD EPYC, Node 24, bench/micro and bench/README.md):

@@ -231,3 +231,39 @@ test('scapy 2.5 bug: GENEVE() computes Opt Len & 0x2f, so ≥ 64 bytes of option
   assert.equal(h.slice(0, 2), '03', 'scapy fixed its optionlen mask: drop this quirk test');
   assert.equal(parseIsolated(geneve.codec, fromHex(h)).st, BAD_OPTION);
 });
+
+test('hostile options: nvo rejects (BAD_OPTION) exactly the option areas tshark flags as invalid length', {
+  skip: !haveTshark(),
+}, () => {
+  // Well-formed option lists with, half of the time, one length field overwritten at random.
+  const arb = fc
+    .tuple(arbOpts, fc.boolean(), fc.nat(), fc.integer({ min: 0, max: 31 }))
+    .map(([opts, mutate, which, len]) => {
+      const r = repr({ vni: 7 }, opts.length ? opts : [{ cls: 1, type: 1, data: new Uint8Array(8) }]);
+      if (mutate) {
+        const starts: number[] = [];
+        for (let a = 0; a < r.optLen; a += geneve.optionLen(r.options, a)) starts.push(a);
+        const at = starts[which % starts.length]!;
+        r.options[at + 3] = (r.options[at + 3]! & 0xe0) | len;
+      }
+      const h = new Uint8Array(geneve.headerLen(r));
+      geneve.emit(r, h, 0);
+      return h;
+    });
+  const headers = fc.sample(arb, 40);
+  const dissected = tshark(
+    wrap(
+      headers.map((h, i) => concat(h, innerEthernet(i))),
+      `UDP(sport=49152, dport=${GENEVE_PORT})`,
+    ),
+  );
+  let bad = 0;
+  dissected.forEach((layers, i) => {
+    const st = parseIsolated(geneve.codec, headers[i]!).st;
+    const invalid = JSON.stringify(layers).includes('"geneve.option.length.invalid"');
+    assert.equal(st === BAD_OPTION, invalid, `${hex(headers[i]!)}: nvo ${st}, tshark invalid=${invalid}`);
+    assert.ok(st === OK || st === BAD_OPTION);
+    if (invalid) bad++;
+  });
+  assert.ok(bad > 3 && bad < headers.length - 3, `${bad} of ${headers.length} invalid`);
+});

@@ -152,3 +152,20 @@ for i in range(200):
     );
   }
 });
+
+test('strictCheck: the Linux gpe device rule (rows measured on kernel 6.18, see vxlan-kernel.test.ts)', () => {
+  const rows: [string, boolean][] = [
+    ['0c00000100109200', true], // P, IPv4
+    ['0c00000300109200', true], // P, Ethernet
+    ['0c00000400109200', true], // P, NSH
+    ['0800000300109200', false], // P clear
+    ['1c00000100109200', false], // version 1
+    ['0d00000100109200', false], // O (OAM)
+    ['0e00000100109200', false], // B
+    ['0c00010100109200', false], // reserved16
+    ['0c00000100109201', false], // reserved8
+    ['cc00000100109200', false], // R bits
+    ['0c00000700109200', false], // next protocol 7
+  ];
+  for (const [h, ok] of rows) assert.equal(gpe.strictCheck(fromHex(h), 0, 8) === OK, ok, h);
+});

@@ -80,6 +80,21 @@ export function check(b: Uint8Array, o: number, end: number): Status {
   return OK;
 }
 
+/**
+ * Linux's receive rule for a `gpe` vxlan device (vxlan_rcv + vxlan_parse_gpe_hdr, measured on 6.18 by
+ * test/conformance/vxlan-kernel.test.ts): on top of `check`, P must be set, B and O clear (Linux does
+ * not process OAM and does not know B), every reserved bit and field zero, and the Next Protocol one
+ * it maps to an EtherType (IPv4, IPv6, Ethernet, NSH). Anything else ⇒ BAD_FLAGS / BAD_FIELD.
+ */
+export function strictCheck(b: Uint8Array, o: number, end: number): Status {
+  const st = check(b, o, end);
+  if (st !== OK) return st;
+  if ((b[o]! & (FLAGS_RESERVED | FLAG_P | FLAG_B | FLAG_O)) !== FLAG_P) return BAD_FLAGS;
+  if (u16(b, o + RSVD16) !== 0 || b[o + RSVD8] !== 0) return BAD_FLAGS;
+  const np = b[o + NEXT_PROTO]!;
+  return np >= NP_IPV4 && np <= NP_NSH ? OK : BAD_FIELD;
+}
+
 export interface VxlanGpeRepr {
   /** 0 on every header parse accepts; emit writes it, so tests can build bad-version frames. */
   version: number;

@@ -13,6 +13,7 @@ import * as sttTcp from '../../src/wire/stt-tcp.ts';
 import { STT_PORT } from '../../src/wire/tunnel-ports.ts';
 import { fields, haveScapy, haveTshark, tshark, tsharkMalformed } from '../harness/tools.ts';
 import { innerEthernet, OUTER_DST_BYTES, OUTER_SRC_BYTES, scapyLite, wrap } from './frames.ts';
+import { STT_AT, TCP_AT, V1 } from './stt-vectors.ts';
 
 const IP_PROTO_TCP = 6;
 
@@ -197,4 +198,37 @@ for i in range(120):
       line,
     );
   }
+});
+
+test('tshark quirks kept visible (stt.md §3): broken STT checksum check; an MSB-first flags writer', {
+  skip: !haveTshark(),
+}, () => {
+  // V1 (checksum right: the TCP dissector rates it good above) and V1 with flags byte 0xF0, which is what
+  // a writer reading the draft's figure MSB-first would send for C|P|V|T.
+  const msb = V1.slice();
+  msb[STT_AT + 1] = 0xf0;
+  sttTcp.fillChecksum(
+    msb,
+    TCP_AT,
+    msb.length,
+    pseudoSum4(msb, 14 + 12, 14 + 16, IP_PROTO_TCP, msb.length - TCP_AT),
+  );
+  const [plain, flipped] = tshark([V1, msb], {
+    prefs: ['ip.try_heuristic_first:TRUE', 'stt.check_checksum:TRUE'],
+  });
+  // If a tshark upgrade fixes the check, this fails: then use stt.checksum.status directly.
+  assert.equal(fields(plain, 'stt.checksum.status')[0], '0', 'tshark 4.0 calls a correct STT checksum bad');
+  assert.deepEqual(
+    [
+      'stt.flags.rsvd',
+      'stt.flags.tcp',
+      'stt.flags.ipv4',
+      'stt.flags.csum_partial',
+      'stt.flags.csum_verified',
+    ].map((n) => fields(flipped, n)[0]),
+    ['1', '0', '0', '0', '0'],
+  );
+  const r = stt.newRepr();
+  assert.equal(stt.parse(msb, STT_AT, msb.length, r), OK);
+  assert.deepEqual([r.flags, r.rsvdFlags], [0, 0xf0], 'nvo agrees: reserved bits, no flag');
 });

@@ -19,6 +19,7 @@ import {
 import { Pool } from '../../src/packet/pool.ts';
 import { fields, haveTshark, tshark } from '../harness/tools.ts';
 import {
+  concat,
   drain,
   encapFrame,
   load,
@@ -349,6 +350,38 @@ describe('GRO refuses to merge across every Linux flush condition', () => {
     assert.equal(feed([padded]).c['gro-pass-padding'], 1);
     assert.equal(feed([oam]).c['gro-pass-tunnel'], 1);
     assert.equal(feed([noI]).c['gro-pass-tunnel'], 1);
+  });
+
+  it('a superframe passes untouched; NEEDS_CSUM packets (local senders) merge without verification', () => {
+    const gro = coalescer();
+    const out = newBatch(8);
+    const sf = load(segPool, seg(0));
+    sf.flags = SUPERFRAME;
+    sf.gsoType = GSO_TCPV4;
+    sf.gsoSize = 500;
+    gro.receive(sf, out);
+    assert.equal(out.count, 1);
+    assert.equal(gro.counters.get('gro-pass-superframe'), 1);
+    drain(out, segPool);
+    for (const k of [0, 1]) {
+      const p = load(segPool, seg(k));
+      p.buf[p.start + 34 + 16] ^= 0x55; // a partial checksum is not a valid one
+      p.flags = NEEDS_CSUM;
+      p.csumStart = p.start + 34;
+      p.csumOffset = 16;
+      gro.receive(p, out);
+    }
+    gro.flush(out);
+    assert.equal(out.count, 1);
+    assert.equal(gro.counters.get('gro-merged'), 1);
+    const q = out.packets[0]!;
+    const b = finish(q);
+    const want = tcpFrame(
+      { seq: 1000, id: 100, flags: 0x10, options: [1, 1, 8, 10, 0, 0, 0, 7, 0, 0, 0, 9] },
+      concat(payloadOf(MSS, 1), payloadOf(MSS, 2)),
+    );
+    assert.deepEqual(b, want);
+    out.clear();
   });
 
   it('held-flow table full: the oldest is delivered', () => {

@@ -261,7 +261,9 @@ describe('software TCP GSO', () => {
 
 describe('legacy UFO (GSO_UDP): one datagram, IP fragments of gso_size bytes', () => {
   for (const v6 of [false, true]) {
-    it(`IPv${v6 ? 6 : 4}: fragments carry the datagram; tshark reassembles it with a good UDP checksum`, { skip: !haveTshark() }, () => {
+    it(`IPv${v6 ? 6 : 4}: fragments carry the datagram; tshark reassembles it with a good UDP checksum`, {
+      skip: !haveTshark(),
+    }, () => {
       const seg = new Segmenter({ pool: segPool });
       const out = newBatch(64);
       const payload = payloadOf(7000, 5);
@@ -276,7 +278,8 @@ describe('legacy UFO (GSO_UDP): one datagram, IP fragments of gso_size bytes', (
       const l3 = 14;
       const hdr = v6 ? 48 : 20;
       const parts = frags.map((f) => f.subarray(l3 + hdr));
-      for (const [i, part] of parts.entries()) assert.ok(part.length <= 1480 && (i === n - 1 || part.length === 1480));
+      for (const [i, part] of parts.entries())
+        assert.ok(part.length <= 1480 && (i === n - 1 || part.length === 1480));
       assert.deepEqual(concat(...parts), bytes.subarray(l3 + (v6 ? 40 : 20)));
       const layers = tshark(frags, { prefs: ['udp.check_checksum:TRUE', 'ip.check_checksum:TRUE'] });
       const last = layers.at(-1)!;

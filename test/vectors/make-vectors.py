@@ -23,11 +23,13 @@ from scapy.all import (
     Ether,
     GRE,
     IPv6,
+    IPv6ExtHdrFragment,
     PcapNgWriter,
     Raw,
     RawPcapWriter,
     VXLAN,
     fragment,
+    fragment6,
 )
 from scapy.contrib.geneve import GENEVE, GeneveOptions
 
@@ -154,9 +156,13 @@ add("vxlan-soe-jumbo", "vxlan-soe", 42, outer4(UDP(sport=50020, dport=4789) / Ra
 bad = bytes([0x88, 0, 0, 0, 0, 0, 43, 0])  # S set but MSS 0: nothing to segment to
 add("vxlan-soe-mss-zero", "vxlan-soe", 43, outer4(UDP(sport=50021, dport=4789) / Raw(bad) / inner_udp(21)), "vxlan-soe-bad-field")
 # The SOE use case proper: one big datagram, cut by the outer IP layer (DF clear) into 1500-byte frames.
-big = IP(**V4, id=0x5151) / UDP(sport=50022, dport=4789) / Raw(soe_hdr(44, 1448)) / inner_tcp(22, 3000)
-for k, f in enumerate(fragment(big, fragsize=1480)):
-    add("vxlan-soe-ipv4-fragment-%d" % k, "vxlan-soe", 44, Ether(**OUT_MAC) / f, "outer-fragment-not-reassembled")
+# nvo reassembles outer fragments (src/offload): the frames before the last are "held", the last one
+# completes the datagram and yields the inner frame.
+x = inner_tcp(22, 3000)
+big = IP(**V4, id=0x5151) / UDP(sport=50022, dport=4789) / Raw(soe_hdr(44, 1448)) / x
+frags = fragment(big, fragsize=1480)
+for k, f in enumerate(frags):
+    add("vxlan-soe-ipv4-fragment-%d" % k, "vxlan-soe", 44, Ether(**OUT_MAC) / f, x if k == len(frags) - 1 else "held")
 
 # ---- Geneve (RFC 8926), port 6081 ----
 x = inner_udp(30)
@@ -213,12 +219,20 @@ add("stt4-offload-flags", "stt", 0x20, stt_segments(x, 0x20, 0xC020, 0x20, flags
 x = inner_udp(52, 200)
 add("stt6", "stt", 0xFFFFFFFFFFFFFFFF, stt_segments(x, 0xFFFFFFFFFFFFFFFF, 0xC009, 9, v6=True)[0], x)
 x = inner_udp(53, 3000)
-for k, seg in enumerate(stt_segments(x, 0x77, 0xC002, 2, seglen=1460)):
-    add("stt4-segment-%d" % k, "stt", 0x77, seg, "stt-segment-not-reassembled")
+segs = stt_segments(x, 0x77, 0xC002, 2, seglen=1460)
+for n, k in enumerate([2, 0, 1]):  # out of order: reassembly completes on the third arrival
+    add("stt4-segment-%d" % k, "stt", 0x77, segs[k], x if n == 2 else "held")
 x = inner_udp(54, 32)
 s = stt_segments(x, 0x78, 0xC003, 3)[0]
 s[Raw].load = b"\x01" + bytes(s[Raw].load)[1:]  # STT version 1
 add("stt4-version-1", "stt", 0x78, s, "stt-bad-version")
+
+# Geneve over IPv6 cut into outer IPv6 fragments (RFC 8200 §4.5) by scapy fragment6().
+x = inner_udp(35, 2000)
+g6 = IPv6(**V6) / IPv6ExtHdrFragment(id=0x66) / UDP(sport=50035, dport=6081) / GENEVE(vni=605, proto=0x6558) / x
+f6 = fragment6(g6, 1280)
+for k, f in enumerate(f6):
+    add("geneve6-fragment-%d" % k, "geneve", 605, Ether(**OUT_MAC) / f, x if k == len(f6) - 1 else "held")
 
 # ---- frames that carry no tunnel, or a broken one ----
 add("plain-udp-dns", "none", "", outer4(UDP(sport=5353, dport=53) / Raw(payload(30, 60))), "not-encapsulated")
@@ -236,6 +250,10 @@ o = outer4(UDP(sport=50073, dport=4789) / VXLAN(vni=73) / x)
 raw = bytearray(bytes(o))
 raw[14 + 20 + 6] ^= 0xFF  # UDP checksum wrong: decapped by default, dropped with --verify-csum
 add("vxlan4-bad-udp-csum", "vxlan", 73, bytes(raw), x)
+
+# The first fragment of a datagram whose other fragments never come: held, incomplete at the end.
+lone = fragment(IP(**V4, id=0x7777) / UDP(sport=50074, dport=4789) / VXLAN(vni=74) / inner_udp(74, 2000), fragsize=1480)[0]
+add("vxlan4-lone-fragment", "vxlan", 74, Ether(**OUT_MAC) / lone, "held-incomplete")
 
 # ---- write ----
 T0 = 1_700_000_000

@@ -1,0 +1,200 @@
+// The cache hierarchy must be invisible: for random multi-table pipelines (goto_table, resubmit,
+// set_field / load / move / write_metadata feeding later tables), random packets and random table changes
+// between them, what EMC / megaflow answer equals a fresh translation through the tables.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import type { Action } from './actions.ts';
+import { FlowCache, LEVEL_EMC, LEVEL_MEGAFLOW, LEVEL_UPCALL } from './cache.ts';
+import { fieldByName, setField } from './fields.ts';
+import { hashKey, KEY_WORDS, newKey } from './key.ts';
+import { formatActions } from './ofctl-format.ts';
+import { parseFlow } from './ofctl-parse.ts';
+import { FlowTables } from './table.ts';
+import { newTranslation, translate } from './xlate.ts';
+
+const T = 3;
+const matchPart = fc.oneof(
+  fc.integer({ min: 1, max: 3 }).map((p) => `in_port=${p}`),
+  fc.integer({ min: 0, max: 3 }).map((v) => `reg0=${v}`),
+  fc.integer({ min: 0, max: 3 }).map((v) => `reg1=${v}/0x1`),
+  fc.integer({ min: 0, max: 2 }).map((v) => `tun_id=${v}`),
+  fc.constantFrom(
+    'ip,nw_src=10.0.0.0/8',
+    'ip,nw_src=10.0.0.1',
+    'ip,nw_src=192.168.0.0/16',
+    'tcp,tp_dst=80',
+    'udp',
+  ),
+  fc.integer({ min: 0, max: 3 }).map((v) => `metadata=${v}/0x3`),
+  fc.constantFrom('dl_dst=00:00:00:00:00:01', 'dl_dst=01:00:00:00:00:00/01:00:00:00:00:00'),
+);
+const action = (table: number) =>
+  fc.oneof(
+    fc.integer({ min: 1, max: 5 }).map((p) => `output:${p}`),
+    fc.integer({ min: 0, max: 3 }).map((v) => `load:${v}->NXM_NX_REG0[]`),
+    fc.integer({ min: 0, max: 3 }).map((v) => `set_field:${v}->reg1`),
+    fc.constant('move:NXM_OF_ETH_DST[0..7]->NXM_NX_REG0[0..7]'),
+    fc.integer({ min: 0, max: 2 }).map((v) => `set_field:${v}->tun_id`),
+    fc.integer({ min: 1, max: 3 }).map((p) => `resubmit(${p},${Math.min(T - 1, table + 1)})`),
+    fc.constant('CONTROLLER:64'),
+  );
+const flowArb = fc.integer({ min: 0, max: T - 1 }).chain((table) =>
+  fc
+    .tuple(
+      fc.integer({ min: 0, max: 5 }),
+      fc.uniqueArray(matchPart, {
+        maxLength: 3,
+        selector: (s) => s.split('=')[0]!.replace(/^(ip|tcp|udp),/, ''),
+      }),
+      fc.array(action(table), { maxLength: 3 }),
+      fc.option(fc.integer({ min: 0, max: 3 }), { nil: undefined }),
+      fc.boolean(),
+    )
+    .map(([prio, m, acts, meta, goto]) => {
+      const a = [...acts];
+      if (meta !== undefined && table < T - 1) a.push(`write_metadata:${meta}/0x3`);
+      if (goto && table < T - 1) a.push(`goto_table:${table + 1}`);
+      // Several protocol shorthands in one match would override each other: keep the first.
+      const seen = new Set<string>();
+      const parts = m.filter((p) => {
+        const proto = /^(ip|tcp|udp)\b/.exec(p)?.[1] ? 'proto' : p;
+        if (seen.has(proto)) return false;
+        seen.add(proto);
+        return true;
+      });
+      return `table=${table},priority=${prio},${parts.join(',')}${parts.length ? ',' : ''}actions=${a.join(',') || 'drop'}`;
+    }),
+);
+
+const F = (n: string) => fieldByName(n)!;
+const keyArb = fc
+  .record({
+    inPort: fc.integer({ min: 1, max: 3 }),
+    tun: fc.integer({ min: 0, max: 2 }),
+    ip: fc.constantFrom(0x0a000001, 0x0a000002, 0xc0a80001, 0x01020304),
+    proto: fc.constantFrom(6, 17, 1),
+    port: fc.constantFrom(80, 443),
+    dst: fc.constantFrom(1n, 0x010000000000n, 0x010000000005n),
+    ip6: fc.boolean(),
+  })
+  .map((r) => {
+    const k = newKey();
+    setField(k, F('in_port'), BigInt(r.inPort));
+    setField(k, F('tun_id'), BigInt(r.tun));
+    setField(k, F('eth_dst'), r.dst);
+    setField(k, F('eth_type'), r.ip6 ? 0x86ddn : 0x0800n);
+    if (!r.ip6) setField(k, F('ip_src'), BigInt(r.ip));
+    setField(k, F('nw_proto'), BigInt(r.proto));
+    if (r.proto !== 1) setField(k, F('tp_dst'), BigInt(r.port));
+    return k;
+  });
+
+const event = fc.oneof(
+  { weight: 8, arbitrary: keyArb.map((k) => ({ kind: 'packet' as const, k })) },
+  { weight: 1, arbitrary: flowArb.map((f) => ({ kind: 'add' as const, f })) },
+  { weight: 1, arbitrary: flowArb.map((f) => ({ kind: 'del' as const, f })) },
+);
+
+const text = (a: readonly Action[]) => formatActions(a);
+
+test('cached lookups (EMC, megaflow) == full translation, across table changes', () => {
+  fc.assert(
+    fc.property(
+      fc.array(flowArb, { maxLength: 25 }),
+      fc.array(event, { minLength: 1, maxLength: 120 }),
+      fc.constantFrom(1, 2, 100),
+      (flows, events, invProb) => {
+        const tables = new FlowTables({ tables: T });
+        for (const f of flows) tables.apply('add', parseFlow(f), 0);
+        const cache = new FlowCache(tables, { emcEntries: 64, emcInsertInvProb: invProb, seed: 7 });
+        const ref = newTranslation();
+        const wc = new Uint32Array(KEY_WORDS);
+        for (const ev of events) {
+          if (ev.kind === 'add') tables.apply('add', parseFlow(ev.f), 0);
+          else if (ev.kind === 'del') {
+            const s = parseFlow(ev.f.replace(/,?actions=.*/, ''), {}, 'delete');
+            tables.apply('delete', s, 0);
+          } else {
+            const mf = cache.lookup(ev.k, hashKey(ev.k), 100, 0);
+            wc.fill(0);
+            translate(tables, ev.k, wc, ref);
+            assert.equal(text(mf.actions), text(ref.actions), `level ${cache.level}`);
+            assert.deepEqual(mf.rules, ref.rules);
+          }
+        }
+      },
+    ),
+    { numRuns: 150 },
+  );
+});
+
+test('levels: first packet upcalls, then megaflow, then EMC; counters per level and per flow', () => {
+  const tables = new FlowTables();
+  tables.apply('add', parseFlow('priority=10,in_port=1,actions=output:2'), 0);
+  tables.apply('add', parseFlow('priority=5,tcp,tp_dst=80,actions=output:3'), 0);
+  const cache = new FlowCache(tables, { emcInsertInvProb: 1 });
+  const k1 = newKey();
+  setField(k1, F('in_port'), 1n);
+  const h1 = hashKey(k1);
+  const mf = cache.lookup(k1, h1, 60, 1);
+  assert.equal(cache.level, LEVEL_UPCALL);
+  assert.equal(text(mf.actions), 'output:2');
+  // The megaflow only pins what was consulted: in_port (priority 10 hit prunes the tcp subtable).
+  assert.deepEqual(
+    [...mf.mask].flatMap((m, i) => (m ? [i] : [])),
+    [F('in_port').word],
+  );
+  assert.equal(cache.lookup(k1, h1, 60, 2), mf);
+  assert.equal(cache.level, LEVEL_EMC);
+  // A different packet on the same in_port: megaflow hit (not in the EMC yet), then EMC.
+  const k2 = k1.slice();
+  setField(k2, F('eth_src'), 0x1234n);
+  cache.lookup(k2, hashKey(k2), 60, 3);
+  assert.equal(cache.level, LEVEL_MEGAFLOW);
+  cache.lookup(k2, hashKey(k2), 60, 4);
+  assert.equal(cache.level, LEVEL_EMC);
+  assert.deepEqual([cache.upcalls, cache.megaflowHits, cache.emcHits], [1, 1, 2]);
+  const e = tables.dump()[0]!;
+  assert.deepEqual([e.packets, e.bytes, e.lastUsed], [4, 240, 4]);
+  // A table change flushes both caches.
+  tables.apply('add', parseFlow('priority=20,in_port=1,actions=output:9'), 5);
+  assert.equal(text(cache.lookup(k1, h1, 60, 6).actions), 'output:9');
+  assert.equal(cache.level, LEVEL_UPCALL);
+  assert.equal(cache.flushes, 1);
+});
+
+test('megaflow limit: extra upcalls still answer, are counted, and are not installed', () => {
+  const tables = new FlowTables();
+  tables.apply('add', parseFlow('in_port=1,actions=output:2'), 0);
+  tables.apply('add', parseFlow('priority=1,reg0=0,actions=output:3'), 0);
+  const cache = new FlowCache(tables, { megaflowMax: 1, emcEntries: 0 });
+  for (let p = 1; p <= 3; p++) {
+    const k = newKey();
+    setField(k, F('in_port'), BigInt(p));
+    cache.lookup(k, hashKey(k), 1, 0);
+  }
+  assert.equal(cache.megaflowCount, 1);
+  assert.equal(cache.megaflowFull, 2);
+});
+
+test('a value moved into a field that a later table matches becomes part of the megaflow', () => {
+  const tables = new FlowTables();
+  tables.apply('add', parseFlow('actions=move:NXM_OF_ETH_DST[0..7]->NXM_NX_REG0[0..7],goto_table:1'), 0);
+  tables.apply('add', parseFlow('table=1,reg0=1,actions=output:1'), 0);
+  tables.apply('add', parseFlow('table=1,reg0=5,actions=output:5'), 0);
+  const cache = new FlowCache(tables, { emcEntries: 0 });
+  const out: string[] = [];
+  for (const dst of [1n, 5n, 1n, 5n]) {
+    const k = newKey();
+    setField(k, F('eth_dst'), dst);
+    out.push(text(cache.lookup(k, hashKey(k), 1, 0).actions));
+  }
+  assert.deepEqual(out, [
+    'move:NXM_OF_ETH_DST[0..7]->NXM_NX_REG0[0..7],output:1',
+    'move:NXM_OF_ETH_DST[0..7]->NXM_NX_REG0[0..7],output:5',
+    'move:NXM_OF_ETH_DST[0..7]->NXM_NX_REG0[0..7],output:1',
+    'move:NXM_OF_ETH_DST[0..7]->NXM_NX_REG0[0..7],output:5',
+  ]);
+  assert.equal(cache.megaflowHits, 2);
+});

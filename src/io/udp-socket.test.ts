@@ -1,0 +1,111 @@
+// UdpSocketPort over IPv6 loopback (no root needed, the addon is): the kernel is the peer on both
+// ends. A UDP_SEGMENT send reaches a UDP_GRO socket as one read carrying gso_size (loopback keeps the
+// GSO packet whole), and a socket without GRO sees the individual datagrams.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Batch } from '../packet/batch.ts';
+import { GSO_UDP_L4, SUPERFRAME } from '../packet/packet.ts';
+import { Pool, SUPER_SLOT } from '../packet/pool.ts';
+import { loadNative, nativeUnavailable } from './native.ts';
+import { UdpSocketPort } from './udp-socket.ts';
+
+const skip = loadNative() ? false : nativeUnavailable();
+
+async function recvAll(port: UdpSocketPort, bytes: number) {
+  const got: {
+    len: number;
+    gsoSize: number;
+    gsoType: number;
+    flags: number;
+    src: Uint8Array;
+    srcPort: number;
+    ver: number;
+    data: Uint8Array;
+  }[] = [];
+  const b = new Batch(64);
+  let total = 0;
+  for (let i = 0; i < 200 && total < bytes; i++) {
+    const n = port.rxBurst(b);
+    for (let k = 0; k < n; k++) {
+      const p = b.packets[k]!;
+      got.push({
+        len: p.length,
+        gsoSize: p.gsoSize,
+        gsoType: p.gsoType,
+        flags: p.flags,
+        src: p.tunSrc.slice(),
+        srcPort: p.tunSrcPort,
+        ver: p.tunIpVersion,
+        data: p.bytes(),
+      });
+      total += p.length;
+      port.pool.free(p);
+    }
+    b.clear();
+    if (n === 0) await sleep(5);
+  }
+  return got;
+}
+
+function send(tx: UdpSocketPort, pool: Pool, to: UdpSocketPort, len: number, gso: number): void {
+  const b = new Batch(1);
+  const p = pool.alloc()!;
+  for (let i = 0; i < len; i++) p.buf[p.start + i] = (i * 7) & 0xff;
+  p.end = p.start + len;
+  p.gsoSize = gso;
+  p.tunIpVersion = 6;
+  p.tunDst.fill(0);
+  p.tunDst[15] = 1;
+  p.tunDstPort = to.port;
+  b.push(p);
+  assert.equal(tx.txBurst(b), 1);
+  pool.free(p);
+}
+
+describe('UdpSocketPort on ::1', { skip }, () => {
+  it('UDP_SEGMENT → UDP_GRO: one read of 3000 bytes with gso_size 1000 and the sender address', async () => {
+    const pool = new Pool(16, SUPER_SLOT);
+    const rx = new UdpSocketPort({ address: '::1', port: 0, pool, gro: true });
+    const tx = new UdpSocketPort({ address: '::1', port: 0, pool, gro: false });
+    try {
+      send(tx, pool, rx, 3000, 1000);
+      const got = await recvAll(rx, 3000);
+      assert.deepEqual(
+        got.map((g) => [g.len, g.gsoSize, g.gsoType, g.flags & SUPERFRAME]),
+        [[3000, 1000, GSO_UDP_L4, SUPERFRAME]],
+      );
+      assert.equal(got[0]!.ver, 6);
+      assert.equal(got[0]!.srcPort, tx.port);
+      assert.deepEqual([...got[0]!.src], [...Array(15).fill(0), 1]);
+      assert.equal(rx.counters.get('rx-superframes'), 1);
+    } finally {
+      rx.close();
+      tx.close();
+    }
+  });
+
+  it('without UDP_GRO the receiver sees each gsoSize datagram', async () => {
+    const pool = new Pool(16, SUPER_SLOT);
+    const rx = new UdpSocketPort({ address: '::1', port: 0, pool, gro: false });
+    const tx = new UdpSocketPort({ address: '::1', port: 0, pool, gro: false });
+    try {
+      send(tx, pool, rx, 2500, 1000);
+      const got = await recvAll(rx, 2500);
+      assert.deepEqual(
+        got.map((g) => [g.len, g.gsoSize]),
+        [
+          [1000, 0],
+          [1000, 0],
+          [500, 0],
+        ],
+      );
+      const all = new Uint8Array(got.flatMap((g) => [...g.data]));
+      assert.ok(all.every((v, i) => v === ((i * 7) & 0xff)));
+    } finally {
+      rx.close();
+      tx.close();
+    }
+    assert.equal(pool.available, 16);
+  });
+});
