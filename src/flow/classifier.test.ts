@@ -101,7 +101,9 @@ test('wildcards: keys that agree on the consulted bits get the same rule', () =>
   fc.assert(
     fc.property(fc.array(ruleArb, { maxLength: 30 }), keyArb, keyArb, (rs, k1, k2) => {
       const c = new Classifier<R>();
-      rs.forEach((r, i) => c.insert(makeRule(r, i)));
+      rs.forEach((r, i) => {
+        c.insert(makeRule(r, i));
+      });
       const a = makeKey(k1);
       const wc = new Uint32Array(KEY_WORDS);
       const ra = c.lookup(a, wc);

@@ -24,20 +24,7 @@ import {
   RESERVED_PORTS,
 } from './actions.ts';
 import { type Field, fieldByName, fieldMax } from './fields.ts';
-import {
-  FRAG_LATER,
-  ICMP_CODE,
-  ICMP_TYPE,
-  ND_SLL,
-  ND_TARGET,
-  ND_TLL,
-  NW_FRAG,
-  TCP_FLAGS,
-  TP_DST,
-  TP_SRC,
-  VLAN_CFI,
-  VLAN_TCI,
-} from './key.ts';
+import { FRAG_LATER, NW_FRAG, TCP_FLAGS, TP_DST, TP_SRC, VLAN_CFI, VLAN_TCI } from './key.ts';
 
 // OVS's TCP/UDP/SCTP prerequisites exclude later fragments (ICMP's do not).
 const L4_WORDS = new Set([TP_SRC, TP_DST, TCP_FLAGS]);

@@ -11,7 +11,8 @@ export const GRO_COUNTER_NAMES = [
   'gro-pass-unparsed', //           headers do not walk (not IP, truncated, fragment…)
   'gro-pass-not-tcp', //            (inner) L4 is not TCP
   'gro-pass-ip-options', //         IPv4 IHL ≠ 5 or IPv6 extension headers (Linux: iph byte 0 ≠ 0x45)
-  'gro-pass-padding', //            IP length ≠ frame length (Linux flushes on tot_len ≠ gro len)
+  'gro-pass-padding', //            IP length ≠ frame length (Linux: flush on tot_len ≠ gro len, so a
+  //                                held aggregate of its flow goes first: gro-flush-padding)
   'gro-pass-bad-checksum', //       IPv4 header / TCP / outer UDP checksum wrong (the stack above drops it)
   'gro-pass-no-payload', //         pure ACK / no data (tcp_gro_receive: len < mss=1)
   'gro-pass-flags', //              URG, PSH, RST, SYN or FIN on a packet that starts no aggregate
@@ -34,6 +35,7 @@ export const GRO_COUNTER_NAMES = [
   'gro-flush-no-buffers', //        no superframe slot: aggregate and packet delivered separately
   'gro-drop-batch-full', //         output batch full (caller sized it too small): packet freed
   'gro-pass-superframe', //         already a superframe (SUPERFRAME / gso_type set): not merged again
+  'gro-flush-padding', //           … arrived padded (IP length < frame): delivered after the aggregate
 ] as const;
 
 export const IN = 0;
@@ -65,3 +67,4 @@ export const FLUSH_TIMER = 25;
 export const FLUSH_NO_BUFFERS = 26;
 export const DROP_BATCH_FULL = 27;
 export const PASS_SUPERFRAME = 28;
+export const FLUSH_PADDING = 29;

@@ -2,7 +2,7 @@
 // Linux rules of iptunnel_pmtud_check_icmp[v6] (net/ipv4/ip_tunnel_core.c).
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { fields, haveScapy, haveTshark, scapy, tshark } from '../../test/harness/tools.ts';
+import { haveScapy, scapy } from '../../test/harness/tools.ts';
 import { guestTcp, ipv4Frame, load, noise } from '../../test/offload-frag/build.ts';
 import { GSO_TCPV4, SUPERFRAME } from '../packet/packet.ts';
 import { Pool, SUPER_SLOT } from '../packet/pool.ts';

@@ -94,6 +94,8 @@ export class Coalescer {
   private readonly start: InnerStart = { at: 0, type: 0 };
   private readonly view: GroView = newView();
   private arrivals = 0;
+  /** Set by classify: the frame is longer than its IP datagram (Ethernet padding). */
+  private padded = false;
 
   constructor(opts: CoalescerOptions) {
     this.superPool = opts.superPool;
@@ -139,6 +141,15 @@ export class Coalescer {
         h = x;
         break;
       }
+    }
+    if (this.padded) {
+      if (h !== null) {
+        c[r.FLUSH_PADDING]!++;
+        this.deliver(h, out);
+      }
+      c[r.PASS_PADDING]!++;
+      this.emit(p, out);
+      return;
     }
     const len = v.payloadLen;
     if (h !== null) {
@@ -208,7 +219,9 @@ export class Coalescer {
     // GRO-in-GRO (a TSO superframe from a TAP, an LRO'd frame) would need equal gso_size; keep it simple.
     if ((p.flags & SUPERFRAME) !== 0 || p.gsoType !== GSO_NONE) return r.PASS_SUPERFRAME;
     if (parseFrame(b, p.start, p.end, o) !== OK) return r.PASS_UNPARSED;
-    if (o.ipEnd !== p.end) return r.PASS_PADDING;
+    // Short frames padded to the Ethernet minimum: not merged, but (as Linux) the held aggregate of
+    // their flow is delivered first, so walk on to find the flow.
+    this.padded = o.ipEnd !== p.end;
     // CSUM_VALID: the port verified (vnet DATA_VALID). NEEDS_CSUM: a local sender left the checksum to be
     // filled in, so there is nothing to verify — Linux GRO accepts CHECKSUM_PARTIAL skbs as they are.
     const checked = (p.flags & (CSUM_VALID | NEEDS_CSUM)) !== 0;

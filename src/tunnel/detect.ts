@@ -1,6 +1,7 @@
 // Which encapsulation a captured frame carries, found from its outer headers alone:
 //
-//   Ethernet [802.1Q/802.1ad tags ≤ 4] or raw IP (link types 1, 101, 228, 229)
+//   Ethernet [802.1Q/802.1ad tags ≤ 4], raw IP (link types 1, 101, 228, 229) or Linux cooked SLL/SLL2
+//   (113, 276: what `tcpdump -i any` writes)
 //     IPv4 (header checksum verified; fragments reported) | IPv6 (extension headers walked, ≤ 8)
 //       UDP dst 4789 → VXLAN, or VXLAN-SOE when the S bit (byte 0, 0x80) is set
 //       UDP dst 8472 → VXLAN (Linux's pre-IANA default port)
@@ -77,6 +78,8 @@ export const LT_ETHERNET = 1;
 export const LT_RAW = 101;
 export const LT_IPV4 = 228;
 export const LT_IPV6 = 229;
+export const LT_LINUX_SLL = 113;
+export const LT_LINUX_SLL2 = 276;
 
 export function detect(
   b: Uint8Array,
@@ -104,6 +107,14 @@ export function detect(
       l3 += 4;
       out.vlanTags++;
     }
+  } else if (linktype === LT_LINUX_SLL || linktype === LT_LINUX_SLL2) {
+    // `tcpdump -i any` captures. SLL (16 bytes): packet type, ARPHRD, address length, 8 address bytes,
+    // protocol at 14. SLL2 (20 bytes): protocol at 0, then reserved, ifindex, ARPHRD, packet type,
+    // address length, 8 address bytes (tcpdump.org/linktypes/LINKTYPE_LINUX_SLL{,2}.html).
+    const hlen = linktype === LT_LINUX_SLL ? 16 : 20;
+    if (end - o < hlen) return R.layerReason(R.L_ETHERNET, TRUNCATED);
+    type = u16(b, linktype === LT_LINUX_SLL ? o + 14 : o);
+    l3 = o + hlen;
   } else if (linktype === LT_RAW || linktype === LT_IPV4 || linktype === LT_IPV6) {
     if (end - o < 1) return R.layerReason(R.L_IPV4, TRUNCATED);
     type = b[o]! >>> 4 === 6 ? etherType.IPV6 : etherType.IPV4;

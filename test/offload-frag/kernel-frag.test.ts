@@ -89,10 +89,10 @@ describe('ipv4 fragments vs the Linux kernel (netns)', { skip: !canNetns() }, ()
     try {
       // 1. nvo → kernel. The datagram is cut by nvo at MTU 1500 and sent in
       //    reverse order; a socket in B must receive the 5000-byte payload intact.
-      const udp = new Uint8Array(8 + 5000);
-      udp.set([4000 >> 8, 4000 & 255, 9999 >> 8, 9999 & 255, 5008 >> 8, 5008 & 255]);
-      for (let i = 0; i < 5000; i++) udp[8 + i] = (i * 7) & 255;
-      const orig = ipv4Frame({ payload: udp, src: [10, 99, 0, 1], dst: [10, 99, 0, 2], id: 0x7777 });
+      const dgram = new Uint8Array(8 + 5000);
+      dgram.set([4000 >> 8, 4000 & 255, 9999 >> 8, 9999 & 255, 5008 >> 8, 5008 & 255]);
+      for (let i = 0; i < 5000; i++) dgram[8 + i] = (i * 7) & 255;
+      const orig = ipv4Frame({ payload: dgram, src: [10, 99, 0, 1], dst: [10, 99, 0, 2], id: 0x7777 });
       orig.set([2, 0, 0, 0x99, 0, 2, 2, 0, 0, 0x99, 0, 1], 0);
       fixL4Checksum4(orig); // the kernel checks it: a wrong checksum would never reach the socket
       const pool = new Pool(16);

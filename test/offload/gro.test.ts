@@ -384,6 +384,21 @@ describe('GRO refuses to merge across every Linux flush condition', () => {
     out.clear();
   });
 
+  it('a padded frame of a held flow delivers the aggregate first (no reordering)', () => {
+    const o: TcpOpts = { options: [], flags: 0x10 };
+    const tiny = new Uint8Array(60); // 14 + 20 + 20 + 2 = 56 bytes, padded to the Ethernet minimum
+    tiny.set(seg(2, o, 2));
+    const gro = coalescer();
+    const out = newBatch(8);
+    for (const f of [seg(0, o), seg(1, o), tiny]) gro.receive(load(segPool, f), out);
+    assert.equal(out.count, 2);
+    assert.equal(out.packets[1]!.end - out.packets[1]!.start, 60);
+    assert.equal(gro.counters.get('gro-flush-padding'), 1);
+    assert.equal(gro.counters.get('gro-pass-padding'), 1);
+    for (let i = 0; i < out.count; i++) out.packets[i]!.owner!.free(out.packets[i]!);
+    out.clear();
+  });
+
   it('held-flow table full: the oldest is delivered', () => {
     const { n, c } = feed([seg(0, { sport: 1 }), seg(0, { sport: 2 }), seg(0, { sport: 3 })], 2);
     assert.equal(n, 3);
