@@ -48,8 +48,15 @@ export interface TestbedSpec {
   vxlan: VxlanSpec | null;
   /** ethtool -K features for every host's ul0 (e.g. { tso: 'off', gro: 'on' }). */
   underlayOffloads: Record<string, 'on' | 'off'>;
-  /** Guests attached by veth (default) or none (the caller attaches a TAP itself). */
+  /** A guest namespace per host (false: none; attach the switch under test to gv0 yourself). */
   guests: boolean;
+  /**
+   * How a guest hangs off its host. 'veth' (default): guest eth0 ↔ host gv0. 'tap': the guest's eth0
+   * is a persistent TAP (with vnet header) created in the guest namespace; the switch attaches to it
+   * with TapPort({ name: 'eth0', netns: HostInfo.guestTapNetns }) — until then the guest is unplugged.
+   * (Kernel VXLAN bridging needs 'veth'.)
+   */
+  guestLink: 'veth' | 'tap';
 }
 
 export interface HostInfo {
@@ -62,6 +69,8 @@ export interface HostInfo {
   guestNs: string | null;
   guestAddr: string;
   guestMac: string;
+  /** guestLink 'tap': the netns file to open the guest's TAP in (null otherwise). */
+  guestTapNetns: string | null;
 }
 
 export interface Testbed {
@@ -79,6 +88,7 @@ export const DEFAULT_SPEC: TestbedSpec = {
   vxlan: null,
   underlayOffloads: {},
   guests: true,
+  guestLink: 'veth',
 };
 
 /** VXLAN over IPv4: outer Ethernet 14 + IPv4 20 + UDP 8 + VXLAN 8 = 50 bytes (RFC 7348 §5). */
@@ -97,6 +107,7 @@ function hostInfo(spec: TestbedSpec, i: number): HostInfo {
     guestAddr: `${spec.overlayPrefix}.${i}`,
     // Locally administered (02:…), host index in the last byte: easy to read in captures.
     guestMac: `02:00:00:98:00:${i.toString(16).padStart(2, '0')}`,
+    guestTapNetns: spec.guests && spec.guestLink === 'tap' ? netnsPath(`${spec.name}-g${i}`) : null,
   };
 }
 
@@ -113,6 +124,8 @@ export function up(partial: Partial<TestbedSpec> = {}): Testbed {
   const tb = describe(partial);
   const { spec } = tb;
   if (spec.hosts < 2 || spec.hosts > 250) throw new Error(`hosts must be 2..250, got ${spec.hosts}`);
+  if (spec.vxlan && spec.guests && spec.guestLink === 'tap')
+    throw new Error('kernel VXLAN bridges the guest veth: use guestLink veth with vxlan');
   if (netnsList().some((n) => n.startsWith(`${spec.name}-`)))
     throw new Error(`a test bed named ${spec.name} exists already (nvo testbed down --name ${spec.name})`);
   try {
@@ -149,7 +162,14 @@ function build(tb: Testbed): void {
     ip(h.ns, 'addr', 'add', `${h.underlayAddr}/24`, 'dev', h.underlayIf);
     ip(h.ns, 'link', 'set', h.underlayIf, 'up');
     setOffloads(h.ns, h.underlayIf, spec.underlayOffloads);
-    if (h.guestNs) {
+    if (h.guestNs && spec.guestLink === 'tap') {
+      // Persistent, so it outlives this process; it goes away with the guest namespace.
+      ip(h.guestNs, 'tuntap', 'add', 'dev', 'eth0', 'mode', 'tap', 'vnet_hdr');
+      ip(h.guestNs, 'link', 'set', 'eth0', 'mtu', String(guestMtu));
+      ip(h.guestNs, 'link', 'set', 'eth0', 'address', h.guestMac);
+      ip(h.guestNs, 'addr', 'add', `${h.guestAddr}/24`, 'dev', 'eth0');
+      ip(h.guestNs, 'link', 'set', 'eth0', 'up');
+    } else if (h.guestNs) {
       vethPair(h.guestNs, 'eth0', h.ns, h.guestIf, guestMtu);
       ip(h.guestNs, 'link', 'set', 'eth0', 'address', h.guestMac);
       ip(h.guestNs, 'addr', 'add', `${h.guestAddr}/24`, 'dev', 'eth0');

@@ -32,6 +32,10 @@ function offloads(v: string): Record<string, 'on' | 'off'> {
   return out;
 }
 
+function badLink(v: string): never {
+  throw new CliError(`--guest-link must be veth or tap, got '${v}'`);
+}
+
 function needRoot(): void {
   const why = testbedUnavailable();
   if (why) throw new CliError(`testbed: ${why}`);
@@ -58,6 +62,11 @@ export function register(program: Command): void {
       {},
     )
     .option('--no-guests', 'no guest namespaces (attach the switch under test to gv0 yourself)')
+    .option(
+      '--guest-link <kind>',
+      "veth (guest eth0 ↔ host gv0) or tap (persistent TAP as the guest's eth0)",
+      'veth',
+    )
     .action((o) => {
       needRoot();
       const bed = up({
@@ -67,11 +76,14 @@ export function register(program: Command): void {
         vxlan: o.vxlan ? { vni: o.vni, port: o.port, udpcsum: o.udpcsum } : null,
         underlayOffloads: o.offload,
         guests: o.guests,
+        guestLink: o.guestLink === 'tap' ? 'tap' : o.guestLink === 'veth' ? 'veth' : badLink(o.guestLink),
       });
       for (const h of bed.hosts)
         process.stdout.write(
           `${h.ns}: ${h.underlayIf} ${h.underlayAddr}` +
-            (h.guestNs ? `   ${h.guestNs}: eth0 ${h.guestAddr} (${h.guestMac}) via ${h.guestIf}` : '') +
+            (h.guestNs
+              ? `   ${h.guestNs}: eth0 ${h.guestAddr} (${h.guestMac}) ${h.guestTapNetns ? '(tap, unplugged)' : `via ${h.guestIf}`}`
+              : '') +
             '\n',
         );
     });

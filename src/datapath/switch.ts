@@ -34,8 +34,9 @@ import {
   VLAN2_TCI,
 } from '../flow/key.ts';
 import { FlowTables } from '../flow/table.ts';
+import { GSO_DROPPED, Segmenter } from '../offload/gso.ts';
 import { Batch } from '../packet/batch.ts';
-import type { Packet } from '../packet/packet.ts';
+import { NEEDS_CSUM, type Packet, SUPERFRAME } from '../packet/packet.ts';
 import { Pool, SMALL_SLOT, SUPER_SLOT } from '../packet/pool.ts';
 import { Neighbours } from '../tunnel/neighbours.ts';
 import { type TunnelConfig, TunnelPort } from '../tunnel/tunnel-port.ts';
@@ -82,6 +83,9 @@ export class Switch {
   readonly localIps4 = new Set<number>();
   readonly pool: Pool;
   readonly superPool: Pool;
+  /** Software GSO for superframes a port can't take (segments come from `pool`). */
+  readonly gso: Segmenter;
+  readonly segOut = new Batch(256);
   /** IPv4 ID for outer headers (one counter per switch, as Linux's per-destination counter simplified). */
   ipId = 1;
   now = 0;
@@ -105,6 +109,8 @@ export class Switch {
     dropTxFull: 0,
     dropController: 0,
     dropCommit: 0,
+    tunnelGsoSegments: 0,
+    dropGso: 0,
   };
 
   constructor(cfg: SwitchConfig = {}) {
@@ -116,6 +122,7 @@ export class Switch {
     this.macs = new MacLearning({ agingMs: cfg.macAgingMs });
     this.pool = new Pool(cfg.poolSize ?? 1024, SMALL_SLOT);
     this.superPool = new Pool(cfg.superPoolSize ?? 64, SUPER_SLOT);
+    this.gso = new Segmenter({ pool: this.pool });
     if (cfg.underlayMac) {
       const parts = cfg.underlayMac.split(':').map((x) => Number.parseInt(x, 16));
       this.underlayMac.set(parts);
@@ -133,6 +140,8 @@ export class Switch {
     this.c.dropTxFull = c.id('drop-tx-queue-full');
     this.c.dropController = c.id('drop-controller-not-connected');
     this.c.dropCommit = c.id('drop-no-headroom');
+    this.c.tunnelGsoSegments = c.id('tunnel-gso-segments');
+    this.c.dropGso = c.id('drop-gso');
   }
 
   // ---- configuration ----
@@ -399,6 +408,19 @@ export class Switch {
     if (port.kind === KIND_TUNNEL) {
       tunnelOutput(this, port, q, w);
       return;
+    }
+    // A port without vnet_hdr takes neither superframes nor partial checksums: finish them here.
+    if (!port.txOffload && (q.gsoType !== 0 || (q.flags & (SUPERFRAME | NEEDS_CSUM)) !== 0)) {
+      const out = this.segOut;
+      out.clear();
+      const n = this.gso.segment(q, out);
+      if (n === GSO_DROPPED) return this.drop(q, this.c.dropGso);
+      if (n > 0) {
+        q.owner?.free(q);
+        for (let i = 0; i < out.count; i++) this.stage(port, out.packets[i]!);
+        out.clear();
+        return;
+      }
     }
     this.stage(port, q);
   }

@@ -3,10 +3,21 @@
 // the underlay port. A missing next-hop MAC sends an ARP request and drops the packet (as the kernel does
 // once its small neighbour queue is full; nvo keeps no queue).
 import { type FlowKey, TUN_DST, TUN_ID, TUN_IPV6_DST } from '../flow/key.ts';
-import { ENCAP_STT, type Packet } from '../packet/packet.ts';
+import { completeCsum } from '../offload/csum-complete.ts';
+import { GSO_DROPPED, GSO_PASSED } from '../offload/gso.ts';
+import {
+  ENCAP_STT,
+  GSO_ECN,
+  GSO_NONE,
+  GSO_UDP_L4,
+  NEEDS_CSUM,
+  type Packet,
+  SUPERFRAME,
+} from '../packet/packet.ts';
 import { applyTemplate, sourcePort } from '../tunnel/outer-template.ts';
 import * as arp from '../wire/arp.ts';
 import { formatIpv6, setU16, setU32 } from '../wire/bytes.ts';
+import { OK } from '../wire/status.ts';
 import type { Port } from './port.ts';
 import type { Switch } from './switch.ts';
 
@@ -69,8 +80,15 @@ export function tunnelOutput(sw: Switch, port: Port, p: Packet, w: FlowKey): voi
     sw.drop(p, sw.counters.id('drop-no-headroom'));
     return;
   }
+  const superframe = (p.flags & SUPERFRAME) !== 0 || p.gsoType !== GSO_NONE;
+  if (!superframe && (p.flags & NEEDS_CSUM) !== 0 && completeCsum(p) !== OK) {
+    // The inner checksum is finished before encapsulation: the outer UDP checksum (when on) covers it,
+    // and a port without vnet_hdr could not finish it inside a tunnel anyway.
+    sw.drop(p, sw.counters.id('drop-tunnel-bad-partial-checksum'));
+    return;
+  }
   const outerIpLen = p.end - p.start + tpl.len - tpl.l3;
-  if (outerIpLen > underlay.mtu && !(underlay.txOffload && p.gsoType !== 0)) {
+  if (outerIpLen > underlay.mtu && !superframe) {
     sw.drop(p, sw.counters.id('drop-tunnel-too-big'));
     return;
   }
@@ -87,7 +105,40 @@ export function tunnelOutput(sw: Switch, port: Port, p: Packet, w: FlowKey): voi
   p.tunEncap = t.encap;
   port.txPackets++;
   port.txBytes += p.end - p.start;
-  sw.stage(underlay, p);
+  if (superframe) segmentToUnderlay(sw, underlay, p, tpl.len - tpl.l3);
+  else sw.stage(underlay, p);
+}
+
+/**
+ * A guest superframe (TSO/GSO) now encapsulated: cut it in software into segments whose outer IP
+ * datagram fits the underlay MTU (tunnel GSO, as Linux skb_udp_tunnel_segment), lowering the MSS when
+ * the guest's does not leave room for the tunnel overhead:
+ *   outer IP length = (outer IP..inner TCP header) + TCP header + MSS ≤ MTU
+ */
+function segmentToUnderlay(sw: Switch, underlay: Port, p: Packet, outerL3ToInnerL2: number): void {
+  const b = p.buf;
+  const innerL4 = p.innerL4;
+  if (innerL4 >= 0 && (p.gsoType & ~GSO_ECN) !== GSO_UDP_L4) {
+    const tcpHdr = (b[innerL4 + 12]! >>> 4) << 2;
+    const fixed = innerL4 - p.innerL2 + outerL3ToInnerL2 + tcpHdr;
+    const maxMss = underlay.mtu - fixed;
+    if (p.gsoSize > maxMss || p.gsoSize === 0) p.gsoSize = maxMss;
+  }
+  const out = sw.segOut;
+  out.clear();
+  const n = sw.gso.segment(p, out);
+  if (n === GSO_DROPPED) {
+    sw.drop(p, sw.counters.id('drop-tunnel-gso'));
+    return;
+  }
+  if (n === GSO_PASSED) {
+    sw.stage(underlay, p);
+    return;
+  }
+  p.owner?.free(p);
+  for (let i = 0; i < out.count; i++) sw.stage(underlay, out.packets[i]!);
+  out.clear();
+  sw.counters.v[sw.c.tunnelGsoSegments]! += n;
 }
 
 /** Broadcasts "who has `target`" from nvo's underlay address on every underlay port. */

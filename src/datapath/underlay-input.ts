@@ -8,12 +8,14 @@
 // Decapsulation strips the outer headers by moving p.start; the inner frame then goes through the one
 // flow lookup, on tunnel metadata + inner headers.
 import {
+  CSUM_VALID,
   ENCAP_GRE,
   ENCAP_NVGRE,
   ENCAP_VXLAN,
   ENCAP_VXLAN_SOE,
   GSO_TCPV4,
   GSO_TCPV6,
+  NEEDS_CSUM,
   type Packet,
   SUPERFRAME,
 } from '../packet/packet.ts';
@@ -27,6 +29,7 @@ import { KIND_TUNNEL, type Port } from './port.ts';
 import type { Switch } from './switch.ts';
 
 const d = newDecap();
+const opts = { verifyChecksums: true };
 const arpRepr = arp.newRepr();
 
 export function underlayInput(sw: Switch, port: Port, p: Packet): Port | null {
@@ -44,7 +47,10 @@ export function underlayInput(sw: Switch, port: Port, p: Packet): Port | null {
     handleArp(sw, port, p);
     return null;
   }
-  const st = decapFrame(b, o, p.end, 1, { verifyChecksums: true }, d);
+  // A frame from a vnet_hdr port may carry a partial outer checksum (NEEDS_CSUM: the kernel never
+  // finished it, veth to veth) or one the kernel already checked (CSUM_VALID): verify only the others.
+  opts.verifyChecksums = (p.flags & (NEEDS_CSUM | CSUM_VALID)) === 0;
+  const st = decapFrame(b, o, p.end, 1, opts, d);
   if (st !== R.OK) return drop(sw, p, `drop-underlay-${R.reasonName(st)}`);
   // Outer addresses and the owning tunnel port.
   const l3 = d.l3;
@@ -97,6 +103,12 @@ export function underlayInput(sw: Switch, port: Port, p: Packet): Port | null {
     p.flags |= SUPERFRAME;
     p.gsoSize = d.mss;
     p.gsoType = u16(b, d.inner + 12) === etherType.IPV6 ? GSO_TCPV6 : GSO_TCPV4;
+  }
+  if ((p.flags & NEEDS_CSUM) !== 0 && p.csumStart < d.inner) {
+    // The pending checksum was the outer one (the sender's kernel left its UDP/GRE checksum partial
+    // across a veth, with the inner one filled in by local checksum offload): it goes with the outer
+    // headers, and the inner frame counts as verified, as the kernel treats CHECKSUM_PARTIAL on rx.
+    p.flags = (p.flags & ~NEEDS_CSUM) | CSUM_VALID;
   }
   p.start = d.inner;
   p.end = d.innerEnd;

@@ -377,3 +377,54 @@ export function formatFlow(f: FlowSpec, opts: FormatOptions = {}): string {
   parts.push(`actions=${formatActions(f.actions, opts)}`);
   return parts.join(' ');
 }
+
+/** What a dump line needs from an installed flow (FlowEntry has all of it). */
+export interface DumpableFlow {
+  table: number;
+  priority: number;
+  match: Match;
+  cookie: bigint;
+  idleTimeout: number;
+  hardTimeout: number;
+  flags: number;
+  actions: readonly Action[];
+  packets?: number;
+  bytes?: number;
+  /** ms */
+  created?: number;
+}
+
+/**
+ * One line of `ovs-ofctl -O OpenFlow13 dump-flows` (OVS ofputil_flow_stats_format). With `now` (ms) the
+ * stats are shown (cookie, duration, table, n_packets, n_bytes), as plain dump-flows does; without, the
+ * `--no-stats` form. OF1.3 carries no importance and no idle_age/hard_age, so neither is printed.
+ */
+export function formatFlowDump(f: DumpableFlow, opts: FormatOptions & { now?: number } = {}): string {
+  const stats = opts.now !== undefined;
+  let s = '';
+  if (stats || f.cookie !== 0n) s += `cookie=0x${f.cookie.toString(16)}, `;
+  if (stats) {
+    const ms = Math.max(0, opts.now! - (f.created ?? opts.now!));
+    const sec = Math.floor(ms / 1000);
+    // ofp_print_duration: seconds, then the nanoseconds with trailing zeros dropped.
+    const frac =
+      ms % 1000
+        ? `.${String((ms % 1000) * 1_000_000)
+            .padStart(9, '0')
+            .replace(/0+$/, '')}`
+        : '';
+    s += `duration=${sec}${frac}s, `;
+  }
+  if (stats || f.table !== 0) s += `table=${f.table}, `;
+  if (stats) s += `n_packets=${f.packets ?? 0}, n_bytes=${f.bytes ?? 0}, `;
+  if (f.idleTimeout) s += `idle_timeout=${f.idleTimeout}, `;
+  if (f.hardTimeout) s += `hard_timeout=${f.hardTimeout}, `;
+  if (f.flags & FF_SEND_FLOW_REM) s += 'send_flow_rem ';
+  if (f.flags & FF_CHECK_OVERLAP) s += 'check_overlap ';
+  if (f.flags & FF_RESET_COUNTS) s += 'reset_counts ';
+  if (f.flags & FF_NO_PKT_COUNTS) s += 'no_packet_counts ';
+  if (f.flags & FF_NO_BYT_COUNTS) s += 'no_byte_counts ';
+  const m = formatMatch(f.match, f.priority, opts);
+  if (m) s += `${m} `;
+  return `${s}actions=${formatActions(f.actions, opts)}`;
+}

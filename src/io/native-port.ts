@@ -46,6 +46,12 @@ const UV_READABLE = 1;
 const MAX_RX_ERRORS = 16;
 const ECN_MASK = 0x7f;
 
+/** ::ffff:0:0/96 (RFC 4291 §2.5.5.2) at b[a..a+16). */
+function isV4Mapped(b: Uint8Array, a: number): boolean {
+  for (let k = 0; k < 10; k++) if (b[a + k] !== 0) return false;
+  return b[a + 10] === 0xff && b[a + 11] === 0xff;
+}
+
 export interface NativePortOptions {
   /** Packets per addon call (≤ MAX_BURST). */
   burst?: number;
@@ -74,6 +80,8 @@ export class NativePort implements IoBackend {
   private slab: Uint8Array = new Uint8Array(0);
   private poll: object | null = null;
   private rxErrors = 0;
+  /** UDP ports: the socket's family (4 or 6), for IPv4-mapped addresses on dual-stack sockets. */
+  protected socketFamily = 0;
   private readonly cRxPackets: number;
   private readonly cRxBytes: number;
   private readonly cRxSuper: number;
@@ -215,13 +223,19 @@ export class NativePort implements IoBackend {
 
   private udpRxMeta(p: Packet, w: number): void {
     const d = this.desc;
-    const fam = d[w + D_FAMILY]!;
     const a = (w + D_ADDR) * 4;
-    p.tunIpVersion = fam;
-    p.tunSrcPort = d[w + D_PORT]!;
-    const t = p.tunSrc;
     const b = this.descBytes;
-    for (let k = 0; k < 16; k++) t[k] = b[a + k]!;
+    const t = p.tunSrc;
+    p.tunSrcPort = d[w + D_PORT]!;
+    if (d[w + D_FAMILY] === 6 && isV4Mapped(b, a)) {
+      // A dual-stack socket reports IPv4 peers as ::ffff:a.b.c.d; tunnels want them as IPv4.
+      p.tunIpVersion = 4;
+      for (let k = 0; k < 4; k++) t[k] = b[a + 12 + k]!;
+      for (let k = 4; k < 16; k++) t[k] = 0;
+    } else {
+      p.tunIpVersion = d[w + D_FAMILY]!;
+      for (let k = 0; k < 16; k++) t[k] = b[a + k]!;
+    }
     const gs = d[w + D_GSO_SIZE]!;
     if (gs > 0 && p.end - p.start > gs) {
       p.flags |= SUPERFRAME;
@@ -336,8 +350,17 @@ export class NativePort implements IoBackend {
     const a = (w + D_ADDR) * 4;
     const t = p.tunDst;
     const b = this.descBytes;
-    for (let k = 0; k < 16; k++) b[a + k] = t[k]!;
-    d[w + D_FAMILY] = p.tunIpVersion;
+    if (p.tunIpVersion === 4 && this.socketFamily === 6) {
+      // IPv4 destination on an IPv6 (dual-stack) socket: send to ::ffff:a.b.c.d.
+      for (let k = 0; k < 10; k++) b[a + k] = 0;
+      b[a + 10] = 0xff;
+      b[a + 11] = 0xff;
+      for (let k = 0; k < 4; k++) b[a + 12 + k] = t[k]!;
+      d[w + D_FAMILY] = 6;
+    } else {
+      for (let k = 0; k < 16; k++) b[a + k] = t[k]!;
+      d[w + D_FAMILY] = p.tunIpVersion;
+    }
     d[w + D_PORT] = p.tunDstPort;
     d[w + D_GSO_SIZE] = p.gsoSize > 0 && p.end - p.start > p.gsoSize ? p.gsoSize : 0;
   }

@@ -63,7 +63,7 @@ function send(tx: UdpSocketPort, pool: Pool, to: UdpSocketPort, len: number, gso
   pool.free(p);
 }
 
-describe('UdpSocketPort on ::1', { skip }, () => {
+describe('UdpSocketPort on loopback', { skip }, () => {
   it('UDP_SEGMENT → UDP_GRO: one read of 3000 bytes with gso_size 1000 and the sender address', async () => {
     const pool = new Pool(16, SUPER_SLOT);
     const rx = new UdpSocketPort({ address: '::1', port: 0, pool, gro: true });
@@ -107,5 +107,45 @@ describe('UdpSocketPort on ::1', { skip }, () => {
       tx.close();
     }
     assert.equal(pool.available, 16);
+  });
+
+  it('a dual-stack :: socket reaches and reports IPv4 peers as IPv4 (not ::ffff:a.b.c.d)', async () => {
+    const pool = new Pool(16, SUPER_SLOT);
+    const six = new UdpSocketPort({ address: '::', port: 0, pool, gro: false });
+    const four = new UdpSocketPort({ address: '127.0.0.1', port: 0, pool, gro: false });
+    try {
+      const b = new Batch(1);
+      const p = pool.alloc()!;
+      p.buf.set([1, 2, 3], p.start);
+      p.end = p.start + 3;
+      p.tunIpVersion = 4;
+      p.tunDst.set([127, 0, 0, 1]);
+      p.tunDstPort = four.port;
+      b.push(p);
+      assert.equal(six.txBurst(b), 1);
+      pool.free(p);
+      assert.equal(six.counters.get('tx-packets'), 1, JSON.stringify(six.counters.snapshot()));
+      const at4 = await recvAll(four, 3);
+      assert.deepEqual([...at4[0]!.data], [1, 2, 3]);
+      assert.equal(at4[0]!.srcPort, six.port);
+      // And back: the reply from 127.0.0.1 shows up on the IPv6 socket as an IPv4 peer.
+      const r = pool.alloc()!;
+      r.buf.set([4, 5], r.start);
+      r.end = r.start + 2;
+      r.tunIpVersion = 4;
+      r.tunDst.set([127, 0, 0, 1]);
+      r.tunDstPort = six.port;
+      b.clear();
+      b.push(r);
+      assert.equal(four.txBurst(b), 1);
+      pool.free(r);
+      const at6 = await recvAll(six, 2);
+      assert.equal(at6[0]!.ver, 4);
+      assert.deepEqual([...at6[0]!.src], [127, 0, 0, 1, ...Array(12).fill(0)]);
+      assert.equal(at6[0]!.srcPort, four.port);
+    } finally {
+      six.close();
+      four.close();
+    }
   });
 });

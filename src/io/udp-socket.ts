@@ -56,5 +56,6 @@ export class UdpSocketPort extends NativePort {
     );
     this.port = s.port;
     this.family = family;
+    this.socketFamily = family;
   }
 }

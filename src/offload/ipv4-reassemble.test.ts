@@ -5,6 +5,7 @@ import { ipv4Frame, load, noise, permutations } from '../../test/offload-frag/bu
 import { Batch } from '../packet/batch.ts';
 import type { Packet } from '../packet/packet.ts';
 import { Pool, SUPER_SLOT } from '../packet/pool.ts';
+import * as ipv4 from '../wire/ipv4.ts';
 import { FRAGMENTED, fragment4, NEED_PMTU } from './ipv4-fragment.ts';
 import { DONE, DROP, HELD, Ipv4Reassembler, PASS } from './ipv4-reassemble.ts';
 import { ReassemblyMemory } from './reassembly-limits.ts';
@@ -216,6 +217,22 @@ describe('ipv4 reassembly: hostile input', () => {
     assert.equal(r.inProgress, 0);
     assert.ok(r.table.counters.get('drop-ipv4-reasm-timeout') >= 1);
     assert.equal(memory.bytesInUse, 0);
+  });
+
+  it('combines ECN as Linux does: CE among ECT → CE; Not-ECT mixed with ECT → drop (RFC 3168 §5.3)', () => {
+    const f = (offset: number, mf: boolean, tos: number, id: number) =>
+      ipv4Frame({ payload: noise(16, offset), offset, mf, id, tos });
+    const r = new Ipv4Reassembler({ memoryBytes: SUPER_SLOT });
+    const ce = feed(r, [f(0, true, 2, 1), f(16, false, 3, 1)], [0, 1]);
+    assert.equal(ce.st[1], DONE);
+    assert.equal(ce.result![15]! & 3, 3);
+    assert.ok(ipv4.verifyChecksum(ce.result!, 14), 'header checksum recomputed after setting CE');
+    assert.equal(ce.result![15]! >> 2, 0);
+    const mix = feed(r, [f(0, true, 0, 2), f(16, false, 2, 2)], [0, 1]);
+    assert.deepEqual(mix.st, [HELD, DROP]);
+    assert.equal(r.counters.get('drop-ipv4-reasm-ecn-mix'), 1);
+    const same = feed(r, [f(0, true, 1, 3), f(16, false, 1, 3)], [1, 0]);
+    assert.equal(same.result![15]! & 3, 1);
   });
 
   it('drops a datagram with more fragments than maxPieces', () => {

@@ -14,6 +14,8 @@
 //   offset + length > 65,535 − IHL → dropped and key poisoned ("ping of death")
 //   the header checksum is verified; the reassembled header is the offset-0 fragment's (all its
 //   options), with MF and offset cleared, DF kept, total length and checksum recomputed.
+//   ECN (RFC 3168 §5.3, Linux ip_frag_ecn_table): CE on any fragment with the rest ECT → CE on the
+//   datagram; Not-ECT mixed with ECT/CE → dropped (ecn-frag.ts).
 //
 // Ownership: process() copies what it keeps, so the caller always keeps (and frees) its packet. On
 // DONE, `out` is a buffer of the reassembly memory: the caller owns it and returns it with release().
@@ -21,6 +23,7 @@
 import type { Packet } from '../packet/packet.ts';
 import * as ipv4 from '../wire/ipv4.ts';
 import { OK } from '../wire/status.ts';
+import { combineEcn, ECN_CE } from './ecn-frag.ts';
 import { DUPLICATE, FULL, OVERLAP } from './holes.ts';
 import {
   ACTIVE,
@@ -57,6 +60,7 @@ export const D_BAD_TAIL = 10;
 export const D_TOO_MANY = 11;
 export const D_NO_MEMORY = 12;
 export const D_L2_TOO_LONG = 13;
+export const D_ECN_MIX = 14;
 const NAMES = [
   'in-ipv4-frag',
   'out-ipv4-reasm',
@@ -72,10 +76,12 @@ const NAMES = [
   'drop-ipv4-frag-too-many',
   'drop-ipv4-frag-no-memory',
   'drop-ipv4-frag-l2-too-long',
+  'drop-ipv4-reasm-ecn-mix',
 ];
 
 const A_HLEN = 0; //  IHL × 4 of the offset-0 fragment (0 until it arrives)
 const A_L2LEN = 1;
+const A_ECN = 2; //   ECN codepoints seen, as 1 << ecn (ecn-frag.ts)
 
 /** Longest L2 header we copy in front of the datagram (Ethernet + two VLAN tags, with slack). */
 const MAX_L2 = 64;
@@ -152,6 +158,7 @@ export class Ipv4Reassembler {
     if (added === FULL || ++t.pieces[i]! > t.config.maxPieces) return this.kill(i, D_TOO_MANY);
     copyBytes(buf.buf, base + off, b, l3 + hlen, plen);
     const a = i * AUX_WORDS;
+    t.aux[a + A_ECN]! |= 1 << (b[l3 + 1]! & 3);
     if (off === 0) {
       t.aux[a + A_HLEN] = hlen;
       t.aux[a + A_L2LEN] = l2len;
@@ -165,10 +172,16 @@ export class Ipv4Reassembler {
       t.poison(i);
       return this.drop(D_OVERSIZE);
     }
+    const ecn = combineEcn(t.aux[a + A_ECN]!);
+    if (ecn < 0) {
+      t.poison(i);
+      return this.drop(D_ECN_MIX);
+    }
     const l2 = t.aux[a + A_L2LEN]!;
     const o = t.take(i);
     const ob = o.buf;
     const ip = base - h;
+    if (ecn === ECN_CE) ob[ip + 1] = ob[ip + 1]! | ECN_CE;
     ipv4.setTotalLen(ob, ip, h + fin);
     ipv4.setFrag(ob, ip, ipv4.df(ob, ip), false, 0);
     ipv4.fillChecksum(ob, ip);

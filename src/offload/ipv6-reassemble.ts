@@ -12,12 +12,14 @@
 //   overlap      any overlap but an identical duplicate → whole datagram dropped, key poisoned until its
 //                timeout (RFC 5722, erratum 3089 for duplicates); a second last fragment with another
 //                end, or data beyond the end → same (Linux ip6_frag_queue "discard_fq")
+//   ECN          as IPv4 (RFC 3168 §5.3; Linux ip6_frag_ecn): CE wins over ECT, Not-ECT + ECT → drop
 //   output       the offset-0 fragment's unfragmentable part (its L2 in front), the Next Header byte
 //                that said 44 restored, Payload Length recomputed, then the fragmentable part.
 // No ICMPv6 errors are generated here (Time Exceeded on timeout, Parameter Problem): the counters say
 // which would have been sent. Ownership as in ipv4-reassemble.ts.
 import type { Packet } from '../packet/packet.ts';
 import { setU16, u16, u32 } from '../wire/bytes.ts';
+import { combineEcn, ECN_CE } from './ecn-frag.ts';
 import { DUPLICATE, FULL, OVERLAP } from './holes.ts';
 import { DONE, DROP, HELD, PASS } from './ipv4-reassemble.ts';
 import { FRAG_HEADER_LEN, HEADER_LEN, upperMin, walkChain } from './ipv6-fragment.ts';
@@ -52,6 +54,7 @@ export const D_TOO_MANY = 11;
 export const D_NO_MEMORY = 12;
 export const D_CHAIN_INCOMPLETE = 13;
 export const D_HEADERS_TOO_LONG = 14;
+export const D_ECN_MIX = 15;
 const NAMES = [
   'in-ipv6-frag',
   'out-ipv6-reasm',
@@ -68,12 +71,14 @@ const NAMES = [
   'drop-ipv6-frag-no-memory',
   'drop-ipv6-frag-chain-incomplete',
   'drop-ipv6-frag-headers-too-long',
+  'drop-ipv6-reasm-ecn-mix',
 ];
 
 const A_UNFRAG = 0; //  unfragmentable length of the offset-0 fragment (0 until it arrives)
 const A_L2LEN = 1;
 const A_NHAT = 2; //    offset of the Next Header byte to restore, relative to the IPv6 header
 const A_NH = 3; //      value to restore (the Fragment header's Next Header)
+const A_ECN = 4; //     ECN codepoints seen, as 1 << ecn (ecn-frag.ts)
 
 const MAX_PAYLOAD = 65535;
 
@@ -164,6 +169,7 @@ export class Ipv6Reassembler {
     if (added === FULL || ++t.pieces[i]! > t.config.maxPieces) return this.kill(i, D_TOO_MANY);
     copyBytes(buf.buf, base + off, b, start, flen);
     const a = i * AUX_WORDS;
+    t.aux[a + A_ECN]! |= 1 << ((b[l3 + 1]! >>> 4) & 3); // traffic class = bits 4..11 of the first word
     if (off === 0) {
       const l2len = l3 - pkt.start;
       t.aux[a + A_UNFRAG] = unfrag;
@@ -179,6 +185,11 @@ export class Ipv6Reassembler {
       t.poison(i);
       return this.drop(D_OVERSIZE);
     }
+    const ecn = combineEcn(t.aux[a + A_ECN]!);
+    if (ecn < 0) {
+      t.poison(i);
+      return this.drop(D_ECN_MIX);
+    }
     const l2 = t.aux[a + A_L2LEN]!;
     const nhRel = t.aux[a + A_NHAT]!;
     const nh = t.aux[a + A_NH]!;
@@ -186,6 +197,7 @@ export class Ipv6Reassembler {
     const ob = o.buf;
     const ip = base - u;
     ob[ip + nhRel] = nh;
+    if (ecn === ECN_CE) ob[ip + 1] = ob[ip + 1]! | (ECN_CE << 4);
     setU16(ob, ip + 4, u - HEADER_LEN + fin);
     o.start = ip - l2;
     o.end = base + fin;

@@ -3,7 +3,8 @@
 //
 //   segment k (0 ≤ k < n, n = ⌈P / mss⌉) = copy of the headers [start, payload) + payload bytes
 //   [k·mss, min(P, (k+1)·mss)); per segment:
-//   - inner IPv4: total length, ID = ID₀ + k (mod 2^16; inet_gso_segment), header checksum;
+//   - inner IPv4: total length, ID = ID₀ + k (mod 2^16; inet_gso_segment; ID₀ on all with FIXED_ID and
+//     DF, as SKB_GSO_TCP_FIXEDID), header checksum;
 //     inner IPv6: payload length.
 //   - TCP (tcp_gso_segment): seq = seq₀ + k·mss (mod 2^32); FIN and PSH only on the last segment;
 //     CWR only on the first; checksum recomputed, or left partial (pseudo-header seeded) when the
@@ -19,7 +20,7 @@
 // keeps the source's alignment mod 4, which keeps the word-wise sums on their aligned fast path.
 
 import type { Batch } from '../packet/batch.ts';
-import { CSUM_VALID, NEEDS_CSUM, type Packet, SUPERFRAME } from '../packet/packet.ts';
+import { CSUM_VALID, FIXED_ID, NEEDS_CSUM, type Packet, SUPERFRAME } from '../packet/packet.ts';
 import type { Pool } from '../packet/pool.ts';
 import { setU16, setU32, u16, u32 } from '../wire/bytes.ts';
 import { fold, sum } from '../wire/checksum.ts';
@@ -90,6 +91,9 @@ export function cut(
   const seq0 = isTcp ? u32(b, inner.l4 + 4) : 0;
   const flags0 = isTcp ? b[inner.l4 + 13]! : 0;
   const id0 = inner.ipVersion === 4 ? u16(b, inner.l3 + 4) : 0;
+  // FIXED_ID only for DF datagrams (RFC 6864 §4.1: only atomic datagrams may repeat an ID).
+  const idStep =
+    (src.flags & FIXED_ID) !== 0 && inner.ipVersion === 4 && (b[inner.l3 + 6]! & 0x40) !== 0 ? 0 : 1;
   const outerId0 = outer.present && outer.ipVersion === 4 ? u16(b, outer.l3 + 4) : 0;
   for (let k = 0; k < n; k++) {
     const d = pool.alloc()!;
@@ -109,7 +113,7 @@ export function cut(
     const l4len = d.end - l4;
     if (inner.ipVersion === 4) {
       setU16(db, l3 + 2, d.end - l3);
-      setU16(db, l3 + 4, (id0 + k) & 0xffff);
+      setU16(db, l3 + 4, (id0 + k * idStep) & 0xffff);
       setIpv4Checksum(db, l3, inner.ipHdrLen);
     } else {
       setU16(db, l3 + 4, d.end - l3 - 40);

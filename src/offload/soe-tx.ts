@@ -32,7 +32,7 @@ import { completeCsum } from './csum-complete.ts';
 import { GSO_DROPPED, GSO_PASSED, type Segmenter } from './gso.ts';
 import { FRAGMENTED as FRAG_OK, fragment4 } from './ipv4-fragment.ts';
 import { Counters } from './reassembly-limits.ts';
-import { flowSrcPort } from './stt-segment.ts';
+import { flowSrcPort, macHash } from './stt-segment.ts';
 
 export const IN_PLACE = 0;
 export const FRAGMENTED = 1;
@@ -146,7 +146,8 @@ export class SoeTransmitter {
     b.set(c.src, l3 + 12);
     b.set(c.dst, l3 + 16);
     ipv4.fillChecksum(b, l3);
-    udp.setSrcPort(b, l4, flowSrcPort(p.flowHash, c.srcPortMin, c.srcPortMax));
+    const hash = p.flowHash !== 0 ? p.flowHash : macHash(b, inner);
+    udp.setSrcPort(b, l4, flowSrcPort(hash, c.srcPortMin, c.srcPortMax));
     udp.setDstPort(b, l4, c.dstPort);
     udp.setLength(b, l4, 16 + innerLen);
     udp.setChecksum(b, l4, 0);

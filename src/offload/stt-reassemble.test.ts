@@ -94,6 +94,31 @@ describe('stt segment: reference vectors (stt.md §6)', () => {
     );
   });
 
+  it('V4: IPv6 underlay, three segments with the listed offsets and TCP checksums', () => {
+    const s = new SttSegmenter({
+      window: 0,
+      srcPortMin: 0xc009,
+      srcPortMax: 0xc00a,
+      ipVersion: 6,
+      l2: fromHex('020000000002020000000001 86dd'),
+      src: fromHex('20010db8000000000000000000000001'),
+      dst: fromHex('20010db8000000000000000000000002'),
+    });
+    s.frameId = 9;
+    const fs = segs(s, sttFrame(3000), 1500);
+    const tcp = 54;
+    assert.deepEqual(
+      fs.map((f) => [f.length - 14 - 40 - 20, u16(f, tcp + 6), u16(f, tcp + 16), f[21]]),
+      [
+        [1440, 0x0000, 0x9605, 64],
+        [1440, 0x05a0, 0x7835, 64],
+        [180, 0x0b40, 0x8c01, 64],
+      ],
+    );
+    const r = new SttReassembler({ memoryBytes: SUPER_SLOT });
+    assert.deepEqual(feed(r, fs, [2, 0, 1]).result, sttFrame(3000));
+  });
+
   it('source port follows Linux udp_flow_src_port over 1..65535', () => {
     assert.equal(flowSrcPort(0, 1, 65535), 1);
     // h = 0xffff0000 ^ (0xffff0000 << 16 = 0) → ((0xffff0000 × 65534) >> 32) + 1 = 65533 + 1

@@ -78,7 +78,7 @@ export function flowSrcPort(hash: number, min: number, max: number): number {
 }
 
 /** Hash of the inner MAC pair when the packet carries no flow hash (Linux: jhash of the MACs). */
-function macHash(b: Uint8Array, o: number): number {
+export function macHash(b: Uint8Array, o: number): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < 12; i++) h = Math.imul(h ^ b[o + i]!, 0x01000193);
   return h >>> 0;

@@ -19,6 +19,7 @@
 import type { Batch } from '../packet/batch.ts';
 import {
   CSUM_VALID,
+  FIXED_ID,
   GSO_NONE,
   GSO_TCPV4,
   GSO_TCPV6,
@@ -344,7 +345,7 @@ export class Coalescer {
       setU16(b, l3 + 4, p.end - l3 - 40);
     }
     setU16(b, l4 + 16, fold(pseudoFor(b, l3, ipp.TCP, p.end - l4)));
-    p.flags = (p.flags & ~CSUM_VALID) | NEEDS_CSUM | SUPERFRAME;
+    p.flags = (p.flags & ~(CSUM_VALID | FIXED_ID)) | NEEDS_CSUM | SUPERFRAME | (h.fixedId ? FIXED_ID : 0);
     p.csumStart = l4;
     p.csumOffset = 16;
     p.gsoType = v.iIpV === 4 ? GSO_TCPV4 : GSO_TCPV6;
@@ -390,11 +391,4 @@ export class Coalescer {
 
 function freeToOwner(p: Packet): void {
   p.owner?.free(p);
-}
-
-/** Resets a delivered single packet's offload fields (helper for callers reusing GSO'd packets). */
-export function clearGso(p: Packet): void {
-  p.flags &= ~SUPERFRAME;
-  p.gsoType = GSO_NONE;
-  p.gsoSize = 0;
 }

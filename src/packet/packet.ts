@@ -7,6 +7,9 @@
 export const NEEDS_CSUM = 1; //  L4 checksum partial: fold sum over [csumStart, end) into csumStart+csumOffset
 export const CSUM_VALID = 2; //  inner checksum(s) already verified (rx) or known good (tx local offload)
 export const SUPERFRAME = 4; //  larger than the MTU; gsoType/gsoSize say how to cut it
+/** GSO keeps the (inner) IPv4 ID on every segment: a GRO'd DF flow with constant IDs (Linux
+ * SKB_GSO_TCP_FIXEDID, RFC 6864 atomic datagrams). No virtio equivalent: a vnet port increments. */
+export const FIXED_ID = 8;
 
 /** gso types, numerically equal to VIRTIO_NET_HDR_GSO_* so a vnet header maps with no table. */
 export const GSO_NONE = 0;

@@ -25,17 +25,19 @@ export class Pool {
   /**
    * `slab` (optional, ≥ capacity × slotSize bytes) lets the caller choose the memory, e.g.
    * `wasmSlab(capacity * slotSize)` from src/wire/checksum-wasm.ts so that checksums over packet bytes
-   * run in place with WebAssembly SIMD (no copy); by default a plain ArrayBuffer.
+   * run in place with WebAssembly SIMD (no copy); by default a plain ArrayBuffer. `slabOffset` lets
+   * several pools share one slab (then payload copies between them are copyWithin: no view allocated).
    */
   constructor(
     capacity: number,
     slotSize = SMALL_SLOT,
     headroom = DEFAULT_HEADROOM,
     slab: ArrayBufferLike = new ArrayBuffer(capacity * slotSize),
+    slabOffset = 0,
   ) {
     if (headroom >= slotSize) throw new Error(`headroom ${headroom} >= slot size ${slotSize}`);
-    if (slab.byteLength < capacity * slotSize)
-      throw new Error(`slab of ${slab.byteLength} B < ${capacity} × ${slotSize}`);
+    if (slab.byteLength < slabOffset + capacity * slotSize)
+      throw new Error(`slab of ${slab.byteLength} B < ${slabOffset} + ${capacity} × ${slotSize}`);
     this.slotSize = slotSize;
     this.capacity = capacity;
     this.headroom = headroom;
@@ -43,7 +45,7 @@ export class Pool {
     this.freeStack = new Uint32Array(capacity);
     this.inUse = new Uint8Array(capacity);
     for (let i = 0; i < capacity; i++) {
-      this.packets[i] = new Packet(new Uint8Array(slab, i * slotSize, slotSize), i, headroom, this);
+      this.packets[i] = new Packet(new Uint8Array(slab, slabOffset + i * slotSize, slotSize), i, headroom, this);
       this.freeStack[i] = capacity - 1 - i;
     }
     this.freeTop = capacity;

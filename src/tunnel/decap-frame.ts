@@ -10,7 +10,8 @@
 //   Geneve      8 B + options (skipped)    Protocol Type: 0x6558 Ethernet, 0x0800, 0x86dd   VNI
 //   GRE         4..16 B (RFC 2784/2890)    Protocol Type: 0x6558, 0x0800, 0x86dd   Key (32) or 0
 //   NVGRE       GRE K only, 0x6558         Ethernet                         VSID(24)|FlowID(8) = Key
-//   STT         18 B after the TCP header  Ethernet; single-segment frames only (offset 0, full length)
+//   STT         18 B after the TCP header  Ethernet; whole frames (offset 0, full length): segments are
+//                                          STT_SEGMENT, for frame-decapper.ts to reassemble
 //
 // Inner IP (GPE NP 1/2, Geneve/GRE with an IP protocol type) is reported with innerType IPv4/IPv6; the
 // CLI puts an all-zero Ethernet header in front so the output stays one link type (Ethernet).

@@ -17,6 +17,7 @@ import * as v6 from '../offload/ipv6-reassemble.ts';
 import { ReassemblyMemory } from '../offload/reassembly-limits.ts';
 import * as stt from '../offload/stt-reassemble.ts';
 import { CSUM_VALID, Packet } from '../packet/packet.ts';
+import { BAD_LENGTH } from '../wire/status.ts';
 import { type Decap, decapFrame, sttFrame } from './decap-frame.ts';
 import * as R from './decap-reasons.ts';
 import type { DetectOptions } from './detect.ts';
@@ -49,7 +50,8 @@ export class FrameDecapper {
     this.buf = b;
     let r = decapFrame(b, o, end, linktype, this.opts, d);
     if (r !== R.OUTER_FRAGMENT && r !== R.STT_SEGMENT) return r;
-    if (end - o > this.scratch.buf.length) return R.layerReason(R.L_IPV4, 3);
+    if (end - o > this.scratch.buf.length)
+      return R.layerReason(d.ipVersion === 6 ? R.L_IPV6 : R.L_IPV4, BAD_LENGTH);
     const p = this.scratch;
     p.reset(0);
     p.buf.set(b.subarray(o, end), 0);

@@ -2,7 +2,13 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { hostileBytes, parseIsolated, truncations } from '../../test/conformance/codec-suite.ts';
-import { INNER_IPV4_ICMP, innerEthernet, scapyLite, wrap } from '../../test/conformance/frames.ts';
+import {
+  INNER_IPV4_ICMP,
+  innerEthernet,
+  ORACLE_SEED,
+  scapyLite,
+  wrap,
+} from '../../test/conformance/frames.ts';
 import { roundTrip } from '../../test/harness/roundtrip.ts';
 import { fields, haveScapy, haveTshark, tshark, tsharkMalformed } from '../../test/harness/tools.ts';
 import { fromHex, hex } from './bytes.ts';
@@ -135,7 +141,7 @@ test('tshark dissects nvo-emitted GRE (IP proto 47) to the same fields, checksum
   skip: !haveTshark(),
 }, () => {
   const ip4 = INNER_IPV4_ICMP;
-  const cases = fc.sample(arbCase, 60).map(({ r }, i) => {
+  const cases = fc.sample(arbCase, { numRuns: 60, seed: ORACLE_SEED }).map(({ r }, i) => {
     r.rsvdFlags = 0; // tshark reads bit 0x0080 as PPTP's A flag and 0x0078 as "flags": keep them out here
     const inner = i % 2 ? ip4 : innerEthernet(i);
     r.protocol = i % 2 ? gre.PROTO_IPV4 : gre.PROTO_TEB;

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { hostileBytes, parseIsolated, truncations } from '../../test/conformance/codec-suite.ts';
-import { concat, innerEthernet, scapyLite, wrap } from '../../test/conformance/frames.ts';
+import { concat, innerEthernet, ORACLE_SEED, scapyLite, wrap } from '../../test/conformance/frames.ts';
 import { roundTrip } from '../../test/harness/roundtrip.ts';
 import { fields, haveScapy, haveTshark, tshark, tsharkMalformed } from '../../test/harness/tools.ts';
 import { fromHex, hex } from './bytes.ts';
@@ -77,7 +77,7 @@ test('hostile input: truncations, random bytes', () => {
 test('tshark (generic GRE) shows K, TEB and key = VSID << 8 | FlowID for nvo-emitted NVGRE', {
   skip: !haveTshark(),
 }, () => {
-  const reprs = fc.sample(arbRepr, 40).map((r) => ({ ...r, rsvdFlags: 0 }));
+  const reprs = fc.sample(arbRepr, { numRuns: 40, seed: ORACLE_SEED }).map((r) => ({ ...r, rsvdFlags: 0 }));
   const payloads = reprs.map((r, i) => {
     const h = new Uint8Array(8);
     nvgre.emit(r, h, 0);

@@ -2,7 +2,14 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { hostileBytes, parseIsolated, truncations } from '../../test/conformance/codec-suite.ts';
-import { concat, INNER_IPV4_ICMP, innerEthernet, scapyLite, wrap } from '../../test/conformance/frames.ts';
+import {
+  concat,
+  INNER_IPV4_ICMP,
+  innerEthernet,
+  ORACLE_SEED,
+  scapyLite,
+  wrap,
+} from '../../test/conformance/frames.ts';
 import { roundTrip } from '../../test/harness/roundtrip.ts';
 import { fields, haveScapy, haveTshark, tshark, tsharkMalformed } from '../../test/harness/tools.ts';
 import { fromHex, hex } from './bytes.ts';
@@ -96,7 +103,7 @@ test('tshark (vxlan_gpe on 4790) dissects nvo-emitted headers to the same fields
   skip: !haveTshark(),
 }, () => {
   const ip4 = INNER_IPV4_ICMP;
-  const reprs = fc.sample(arbRepr, 60).map((r, i) => {
+  const reprs = fc.sample(arbRepr, { numRuns: 60, seed: ORACLE_SEED }).map((r, i) => {
     // Payloads tshark can dissect without errors: every third IPv4, the rest Ethernet (P set or not).
     if (i % 3 === 0) return { ...r, flags: r.flags | gpe.FLAG_P, nextProto: gpe.NP_IPV4 };
     return { ...r, nextProto: r.flags & gpe.FLAG_P ? gpe.NP_ETHERNET : 0 };

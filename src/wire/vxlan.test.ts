@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { hostileBytes, parseIsolated, truncations } from '../../test/conformance/codec-suite.ts';
-import { concat, innerEthernet, scapyLite, wrap } from '../../test/conformance/frames.ts';
+import { concat, innerEthernet, ORACLE_SEED, scapyLite, wrap } from '../../test/conformance/frames.ts';
 import { roundTrip } from '../../test/harness/roundtrip.ts';
 import { fields, haveScapy, haveTshark, tshark, tsharkMalformed } from '../../test/harness/tools.ts';
 import { fromHex, hex } from './bytes.ts';
@@ -86,7 +86,7 @@ test('hostile input: truncations, random bytes', () => {
 });
 
 test('tshark dissects nvo-emitted VXLAN (4789 and 8472) to the same fields', { skip: !haveTshark() }, () => {
-  const reprs = fc.sample(arbRepr, 60);
+  const reprs = fc.sample(arbRepr, { numRuns: 60, seed: ORACLE_SEED });
   // Keep G (0x80) and the GPE P bit out of half of them: tshark reads byte 0 bit 0x80 as GBP and then
   // bytes 1–3 as GBP fields, which are still the same bits of `vxlan.flags`/`vxlan.gbp`.
   const headers = reprs.map((r) => {

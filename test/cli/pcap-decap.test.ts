@@ -76,7 +76,7 @@ describe('nvo pcap decap on the scapy vectors', () => {
       const got = await frames(out);
       const want = await frames(vec('encaps-inner.pcap'));
       assert.equal(got.length, want.length);
-      got.forEach((g, i) => assert.deepEqual(g, want[i], `inner frame ${i + 1}`));
+      for (const [i, g] of got.entries()) assert.deepEqual(g, want[i], `inner frame ${i + 1}`);
     });
   }
 

@@ -153,7 +153,7 @@ describe('nvo pcap encap: tshark dissection', { skip: !haveTshark() }, () => {
       .map((l) => {
         const v = l.split('|');
         const row: Record<string, string> = {};
-        FIELDS.forEach((f, i) => (row[f] = v[i]!.split(',')[0]!));
+        for (const [i, f] of FIELDS.entries()) row[f] = v[i]!.split(',')[0]!;
         // Inner frames of the vectors carry junk to well-known ports (DNS, ECHO): what tshark says about
         // those must be the same with and without the tunnel around them, and nothing more.
         row.complaint = `${v[9] ? 'malformed' : ''}${v[10]!.split(',').some((x) => Number(x) >= 8388608) ? ' error' : ''}`;
@@ -296,6 +296,46 @@ describe('nvo pcap encap: round trip and limits', () => {
     );
     assert.equal(bad.status, 2);
     assert.equal(bad.stderr, 'nvo: --vni: 16777216 is larger than 16777215\n');
+  });
+
+  it('raw-IP input: GPE, Geneve and GRE carry it with an IP protocol; VXLAN cannot (inner-unsupported)', async () => {
+    const ip = (await frames(INNER))
+      .filter((f) => f[12] === 0x08 && f[13] === 0x00)
+      .map((f) => f.subarray(14));
+    assert.ok(ip.length > 5);
+    const raw = join(dir, 'raw-ip.pcap');
+    writeFileSync(raw, pcapOf(ip, 101)); // LINKTYPE_RAW
+    const zeroEth = Buffer.from('000000000000000000000000' + '0800', 'hex');
+    // where each encapsulation names its payload: GPE Next Protocol (1 = IPv4), Geneve and GRE
+    // Protocol Type (0x0800), as offsets in the outer frame (IPv4 outer, no options)
+    for (const [e, at, want] of [
+      ['vxlan-gpe', 14 + 20 + 8 + 3, '01'],
+      ['geneve', 14 + 20 + 8 + 2, '0800'],
+      ['gre', 14 + 20 + 2, '0800'],
+    ] as const) {
+      const out = join(dir, `raw-${e}.pcap`);
+      const s = await runEncap(
+        raw,
+        out,
+        encapConfig({ encap: e, vni: '3', local: '192.0.2.1', remote: '192.0.2.2' }),
+      );
+      assert.equal(s.out, ip.length, e);
+      for (const f of await frames(out))
+        assert.equal(Buffer.from(f.subarray(at, at + want.length / 2)).toString('hex'), want, e);
+      const back = join(dir, `raw-${e}-back.pcap`);
+      await runDecap(out, back, { verifyChecksums: true });
+      assert.deepEqual(
+        (await frames(back)).map((f) => Buffer.from(f).toString('hex')),
+        ip.map((p) => Buffer.concat([zeroEth, p]).toString('hex')),
+        e,
+      );
+    }
+    const s = await runEncap(
+      raw,
+      join(dir, 'raw-vxlan.pcap'),
+      encapConfig({ encap: 'vxlan', vni: '3', local: '192.0.2.1', remote: '192.0.2.2' }),
+    );
+    assert.deepEqual(s.drops, { 'inner-unsupported': ip.length });
   });
 
   it('argument validation', () => {

@@ -21,6 +21,9 @@ export function scapyLite(code: string, imports = ''): string {
   });
 }
 
+/** Seed for the random samples sent to the oracles: fixed, so CI is repeatable; override to explore. */
+export const ORACLE_SEED = Number(process.env['NVO_ORACLE_SEED'] ?? 20261125);
+
 export const OUTER_SRC = '192.0.2.1';
 export const OUTER_DST = '192.0.2.2';
 /** Pseudo-header sum inputs for the outer addresses above (for TCP/STT checksums computed by us). */

@@ -14,6 +14,7 @@ import { fromHex, hex } from '../../src/wire/bytes.ts';
 import { OK, statusName } from '../../src/wire/status.ts';
 import * as vnet from '../../src/wire/virtio-net-hdr.ts';
 import { haveScapy, PYTHON } from '../harness/tools.ts';
+import { ORACLE_SEED } from './frames.ts';
 
 const canTap =
   process.getuid?.() === 0 &&
@@ -113,7 +114,9 @@ test('kernel accepts exactly the headers nvo accepts (TAP rx, 154-byte IPv4/TCP 
   });
   // UFO (3) without NEEDS_CSUM makes the kernel flow-dissect the frame and compare the protocol with
   // the gso type (TCP here): a frame-content rule the header codec does not model, so it is left out.
-  const reprs = fc.sample(arb, 400).filter((r) => !(vnet.baseGsoType(r.gsoType) === 3 && !(r.flags & 1)));
+  const reprs = fc
+    .sample(arb, { numRuns: 400, seed: ORACLE_SEED })
+    .filter((r) => !(vnet.baseGsoType(r.gsoType) === 3 && !(r.flags & 1)));
   const headers = reprs.map((r) => {
     const b = new Uint8Array(vnet.HEADER_LEN);
     vnet.emit(r, b, 0);

@@ -11,14 +11,15 @@ import { AfPacketPort } from '../../src/io/af-packet.ts';
 import { Batch } from '../../src/packet/batch.ts';
 import { Pool, SUPER_SLOT } from '../../src/packet/pool.ts';
 import { ip, netnsAdd, netnsDel, netnsPath, uniqueName, vethPair } from '../../testbed/netns.ts';
-import { fields, haveScapy, haveTshark, scapy, tshark } from '../harness/tools.ts';
-import { py, receive, skipReason, sysctl } from './helpers.ts';
+import { fields, haveTshark, tshark } from '../harness/tools.ts';
+import { haveScapyQuick, py, receive, scapyAsync, skipReason, sysctl } from './helpers.ts';
 
 const skip =
-  skipReason() || (!haveScapy() && 'scapy missing') || (!haveTshark() && 'tshark missing') || false;
+  skipReason() || (!haveScapyQuick() && 'scapy missing') || (!haveTshark() && 'tshark missing') || false;
 const H_MAC = '02:00:00:99:00:01';
 const G_MAC = '02:00:00:98:00:01'; // the guest "behind" nvo, 10.98.0.1
 const VX_MAC = '02:00:00:98:00:02'; // P's vx0
+const P_MAC = '02:00:00:99:00:02'; // P's ul0
 
 describe('AF_PACKET with vnet header against kernel VXLAN', { skip }, () => {
   const tag = uniqueName();
@@ -26,7 +27,16 @@ describe('AF_PACKET with vnet header against kernel VXLAN', { skip }, () => {
   const P = `${tag}p`;
   const pool = new Pool(64, SUPER_SLOT);
   let port: AfPacketPort;
-  let pMac = '';
+  // The echo request, built by scapy while the namespaces are made (its import takes seconds).
+  // flags=0x08 (I only): scapy's default also sets 0x04 (GPE's P bit), which Linux drops as reserved.
+  const echo = skip
+    ? Promise.resolve('')
+    : scapyAsync(
+        `p=Ether(dst='${P_MAC}',src='${H_MAC}')/IP(src='10.99.0.1',dst='10.99.0.2')/UDP(sport=49999,dport=4789)/VXLAN(flags=0x08,vni=42)/` +
+          `Ether(dst='${VX_MAC}',src='${G_MAC}')/IP(src='10.98.0.1',dst='10.98.0.2')/ICMP(type=8,id=0x4e56,seq=7)/Raw(b'nvo-echo'*8)\n` +
+          'print(p.build().hex())',
+      );
+  echo.catch(() => {});
 
   before(() => {
     netnsAdd(H);
@@ -38,6 +48,7 @@ describe('AF_PACKET with vnet header against kernel VXLAN', { skip }, () => {
     vethPair(H, 'ul0', P, 'ul0');
     ip(H, 'link', 'set', 'ul0', 'address', H_MAC);
     ip(H, 'link', 'set', 'ul0', 'up');
+    ip(P, 'link', 'set', 'ul0', 'address', P_MAC);
     ip(P, 'addr', 'add', '10.99.0.2/24', 'dev', 'ul0');
     ip(P, 'link', 'set', 'ul0', 'up');
     ip(P, 'neigh', 'add', '10.99.0.1', 'lladdr', H_MAC, 'dev', 'ul0');
@@ -64,7 +75,6 @@ describe('AF_PACKET with vnet header against kernel VXLAN', { skip }, () => {
     ip(P, 'addr', 'add', '10.98.0.2/24', 'dev', 'vx0');
     ip(P, 'link', 'set', 'vx0', 'up');
     ip(P, 'neigh', 'add', '10.98.0.1', 'lladdr', G_MAC, 'dev', 'vx0');
-    pMac = (JSON.parse(ip(P, '-j', 'link', 'show', 'ul0')) as { address: string }[])[0]!.address;
     port = new AfPacketPort({ ifname: 'ul0', pool, netns: netnsPath(H) });
   });
 
@@ -95,12 +105,7 @@ describe('AF_PACKET with vnet header against kernel VXLAN', { skip }, () => {
   });
 
   it('sends a VXLAN-encapsulated echo request that the kernel decapsulates and answers', async () => {
-    // flags=0x08 (I only): scapy's default also sets 0x04 (GPE's P bit), which Linux drops as reserved.
-    const hex = scapy(
-      `p=Ether(dst='${pMac}',src='${H_MAC}')/IP(src='10.99.0.1',dst='10.99.0.2')/UDP(sport=49999,dport=4789)/VXLAN(flags=0x08,vni=42)/` +
-        `Ether(dst='${VX_MAC}',src='${G_MAC}')/IP(src='10.98.0.1',dst='10.98.0.2')/ICMP(type=8,id=0x4e56,seq=7)/Raw(b'nvo-echo'*8)\n` +
-        'print(p.build().hex())',
-    ).trim();
+    const hex = (await echo).trim();
     const frame = Uint8Array.from(Buffer.from(hex, 'hex'));
     const b = new Batch(4);
     const p = pool.alloc()!;

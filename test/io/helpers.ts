@@ -1,10 +1,13 @@
 // Shared pieces of the namespace I/O tests: skip reasons, receiving until a condition holds, and a
 // tiny Internet-checksum reference (RFC 1071) kept here so the tests do not lean on src/wire.
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { IoBackend } from '../../src/io/io-backend.ts';
 import { isRoot, loadNative, nativeUnavailable } from '../../src/io/native.ts';
 import { Batch } from '../../src/packet/batch.ts';
 import { nsRun, testbedUnavailable } from '../../testbed/netns.ts';
+import { haveScapy } from '../harness/tools.ts';
 
 /** Why native namespace tests must skip here ('' = they run). CI is root with the addon built. */
 export function skipReason(): string {
@@ -102,3 +105,28 @@ export function snmp(ns: string, proto: string, field: string): number {
 }
 
 export { sleep };
+
+/**
+ * scapy (test/harness/tools.ts) without blocking: scapy's import takes seconds, so tests start it
+ * while they build their namespaces. Resolves to stdout.
+ */
+export function scapyAsync(code: string): Promise<string> {
+  const script = `import sys\nfrom scapy.all import *\nfrom scapy.contrib import *\n${code}\n`;
+  return new Promise((res, rej) => {
+    const c = spawn('/usr/bin/python3', ['-c', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    c.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    c.stderr.on('data', (d: Buffer) => {
+      err += d.toString();
+    });
+    c.on('close', (code) => (code === 0 ? res(out) : rej(new Error(`scapy: ${err.trim()}`))));
+  });
+}
+
+/** haveScapy() without paying for scapy's import when Debian's package is plainly there. */
+export function haveScapyQuick(): boolean {
+  return existsSync('/usr/lib/python3/dist-packages/scapy/all.py') || haveScapy();
+}

@@ -25,12 +25,25 @@ import {
   uniqueName,
   vethPair,
 } from '../../testbed/netns.ts';
-import { fields, haveScapy, haveTshark, scapy, tshark } from '../harness/tools.ts';
-import { fold16, pseudo4, py, receive, skipReason, sleep, snmp, sum16, sysctl } from './helpers.ts';
+import { fields, haveTshark, tshark } from '../harness/tools.ts';
+import {
+  fold16,
+  haveScapyQuick,
+  pseudo4,
+  py,
+  receive,
+  scapyAsync,
+  skipReason,
+  sleep,
+  snmp,
+  sum16,
+  sysctl,
+} from './helpers.ts';
 
 const skip =
-  skipReason() || (!haveScapy() && 'scapy missing') || (!haveTshark() && 'tshark missing') || false;
+  skipReason() || (!haveScapyQuick() && 'scapy missing') || (!haveTshark() && 'tshark missing') || false;
 const PEER_MAC = '02:00:00:77:00:02';
+const TAP_MAC = '02:00:00:77:00:01';
 const TCP_PAYLOAD = 20000;
 
 describe('TAP (IFF_VNET_HDR) against the kernel', { skip }, () => {
@@ -39,12 +52,21 @@ describe('TAP (IFF_VNET_HDR) against the kernel', { skip }, () => {
   const B = `${tag}b`;
   const pool = new Pool(32, SUPER_SLOT);
   let tap: TapPort;
-  let tapMac = '';
-  /** Frames built by scapy (an independent encoder), once: [UDP 1024-byte payload, TCP 20000-byte payload]. */
+  // Frames built by scapy (an independent encoder) while the namespaces are made: its import takes seconds.
+  const frames = skip
+    ? Promise.resolve('')
+    : scapyAsync(
+        `e=Ether(dst='${TAP_MAC}',src='${PEER_MAC}')\n` +
+          `print((e/IP(src='10.77.0.2',dst='10.78.0.2')/UDP(sport=5555,dport=7777)/Raw(bytes(range(256))*4)).build().hex())\n` +
+          `print((e/IP(src='10.77.0.2',dst='10.78.0.2',flags='DF',id=7)/TCP(sport=40000,dport=8888,seq=1000,ack=1,flags='PA',window=512)` +
+          `/Raw(bytes((i*7)&255 for i in range(${TCP_PAYLOAD})))).build().hex())`,
+      );
+  frames.catch(() => {});
+  /** [UDP with a 1024-byte payload, TCP with TCP_PAYLOAD bytes], from `frames`. */
   let udpFrame: Uint8Array;
   let tcpFrame: Uint8Array;
 
-  before(() => {
+  before(async () => {
     netnsAdd(A);
     netnsAdd(B);
     tap = new TapPort({ name: 'nvtap0', pool, netns: netnsPath(A) });
@@ -53,6 +75,7 @@ describe('TAP (IFF_VNET_HDR) against the kernel', { skip }, () => {
     sysctl(A, 'net.ipv4.ip_forward=1');
     sysctl(B, 'net.ipv6.conf.all.disable_ipv6=1');
     sysctl(B, 'net.ipv6.conf.default.disable_ipv6=1');
+    ip(A, 'link', 'set', tap.name, 'address', TAP_MAC);
     ip(A, 'addr', 'add', '10.77.0.1/24', 'dev', tap.name);
     ip(A, 'link', 'set', tap.name, 'up');
     ip(A, 'neigh', 'add', '10.77.0.2', 'lladdr', PEER_MAC, 'dev', tap.name);
@@ -64,15 +87,7 @@ describe('TAP (IFF_VNET_HDR) against the kernel', { skip }, () => {
     ip(B, 'route', 'add', '10.77.0.0/24', 'via', '10.78.0.1');
     setOffloads(A, 'a0', { tx: 'off', tso: 'off', gso: 'off' });
     setOffloads(B, 'b0', { rx: 'off', gro: 'off' });
-    tapMac = (JSON.parse(ip(A, '-j', 'link', 'show', tap.name)) as { address: string }[])[0]!.address;
-    const [u, t] = scapy(
-      `e=Ether(dst='${tapMac}',src='${PEER_MAC}')\n` +
-        `print((e/IP(src='10.77.0.2',dst='10.78.0.2')/UDP(sport=5555,dport=7777)/Raw(bytes(range(256))*4)).build().hex())\n` +
-        `print((e/IP(src='10.77.0.2',dst='10.78.0.2',flags='DF',id=7)/TCP(sport=40000,dport=8888,seq=1000,ack=1,flags='PA',window=512)` +
-        `/Raw(bytes((i*7)&255 for i in range(${TCP_PAYLOAD})))).build().hex())`,
-    )
-      .trim()
-      .split('\n');
+    const [u, t] = (await frames).trim().split('\n');
     udpFrame = Uint8Array.from(Buffer.from(u!, 'hex'));
     tcpFrame = Uint8Array.from(Buffer.from(t!, 'hex'));
   });

@@ -34,6 +34,7 @@ export function ipv4Frame(opts: {
   mf?: boolean;
   offset?: number;
   ttl?: number;
+  tos?: number;
   options?: number[];
 }): Uint8Array {
   const optLen = opts.options?.length ?? 0;
@@ -46,6 +47,7 @@ export function ipv4Frame(opts: {
   f[13] = 0x00;
   const h = f.subarray(14, 14 + hlen);
   h[0] = 0x40 | (hlen >> 2);
+  h[1] = opts.tos ?? 0;
   const tl = hlen + opts.payload.length;
   h[2] = tl >> 8;
   h[3] = tl & 0xff;

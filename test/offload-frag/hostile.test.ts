@@ -59,9 +59,12 @@ function mutate(f: Uint8Array, ops: [number, number, number][]): Uint8Array {
   return g;
 }
 
-const opsArb = fc.array(fc.tuple(fc.integer({ min: 0, max: 2 }), fc.nat(), fc.integer({ min: 0, max: 255 })), {
-  maxLength: 6,
-});
+const opsArb = fc.array(
+  fc.tuple(fc.integer({ min: 0, max: 2 }), fc.nat(), fc.integer({ min: 0, max: 255 })),
+  {
+    maxLength: 6,
+  },
+);
 
 describe('reassembly under hostile input', () => {
   it('never throws and stays within its caps on mutated IPv4 / IPv6 fragments and STT segments', () => {

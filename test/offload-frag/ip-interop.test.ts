@@ -56,7 +56,10 @@ describe('ip fragments vs scapy and tshark', { skip: !haveScapy() }, () => {
         }
         small.free(p);
       }
-      assert.ok(got !== undefined && hex(got) === hex(want), 'reassembled datagram differs from the original');
+      assert.ok(
+        got !== undefined && hex(got) === hex(want),
+        'reassembled datagram differs from the original',
+      );
     }
   });
 
@@ -64,7 +67,10 @@ describe('ip fragments vs scapy and tshark', { skip: !haveScapy() }, () => {
     const cut = (orig: Uint8Array, v6: boolean): Uint8Array[] => {
       const p = load(big, orig);
       const out = new Batch(16);
-      assert.equal(v6 ? fragment6(p, 1280, 0xcafe, small, out) : fragment4(p, 1500, 0x4242, small, out), FRAGMENTED);
+      assert.equal(
+        v6 ? fragment6(p, 1280, 0xcafe, small, out) : fragment4(p, 1500, 0x4242, small, out),
+        FRAGMENTED,
+      );
       big.free(p);
       return (out.packets.slice(0, out.count) as Packet[]).map((f) => {
         const b = f.bytes();
@@ -76,7 +82,12 @@ describe('ip fragments vs scapy and tshark', { skip: !haveScapy() }, () => {
     const b = cut(o6, true);
     assert.equal(a.length, 3);
     const layers = tshark([...a, ...b], {
-      prefs: ['ip.defragment:TRUE', 'ipv6.defragment:TRUE', 'ip.check_checksum:TRUE', 'udp.check_checksum:TRUE'],
+      prefs: [
+        'ip.defragment:TRUE',
+        'ipv6.defragment:TRUE',
+        'ip.check_checksum:TRUE',
+        'udp.check_checksum:TRUE',
+      ],
     });
     for (const l of layers) assert.equal(tsharkMalformed(l), undefined);
     const last4 = layers[a.length - 1]!;
@@ -88,6 +99,7 @@ describe('ip fragments vs scapy and tshark', { skip: !haveScapy() }, () => {
     assert.deepEqual(fields(last6, 'ipv6.fragment.count'), [String(b.length)]);
     assert.deepEqual(fields(last6, 'udp.length'), [String(8 + 5120)]);
     assert.deepEqual(fields(last6, 'udp.checksum.status'), ['1']);
-    for (const l of layers) assert.equal(fields(l, 'ip.fragment.overlap').length + fields(l, 'ipv6.fragment.overlap').length, 0);
+    for (const l of layers)
+      assert.equal(fields(l, 'ip.fragment.overlap').length + fields(l, 'ipv6.fragment.overlap').length, 0);
   });
 });

@@ -80,7 +80,10 @@ function down(): void {
 /** Runs a plain Python script (no scapy: quick to start) inside namespace A; returns stdout. */
 function inA(code: string): string {
   const script = `import sys, subprocess, socket, time\n${code}\n`;
-  return execFileSync('ip', ['netns', 'exec', A, PYTHON, '-c', script], { encoding: 'utf8', timeout: 60_000 });
+  return execFileSync('ip', ['netns', 'exec', A, PYTHON, '-c', script], {
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
 }
 
 describe('ipv4 fragments vs the Linux kernel (netns)', { skip: !canNetns() }, () => {
@@ -106,14 +109,22 @@ describe('ipv4 fragments vs the Linux kernel (netns)', { skip: !canNetns() }, ()
 s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM);s.bind(('10.99.0.2',9999));s.settimeout(20)
 print('ready',flush=True)
 d,a=s.recvfrom(65535);print(len(d),hashlib.sha256(d).hexdigest())`;
-      const got = inA(`r=subprocess.Popen(['ip','netns','exec','${B}','${PYTHON}','-c',${JSON.stringify(recv)}],stdout=subprocess.PIPE,text=True)
+      const got =
+        inA(`r=subprocess.Popen(['ip','netns','exec','${B}','${PYTHON}','-c',${JSON.stringify(recv)}],stdout=subprocess.PIPE,text=True)
 assert r.stdout.readline().strip()=='ready'
 o=socket.socket(socket.AF_PACKET,socket.SOCK_RAW);o.bind(('${VA}',0))
 for h in ${JSON.stringify(frames)}: o.send(bytes.fromhex(h))
 print(r.communicate(timeout=30)[0].strip())`).trim();
-      const want = execFileSync(PYTHON, ['-c', `import hashlib;print(5000,hashlib.sha256(bytes((i*7)&255 for i in range(5000))).hexdigest())`], {
-        encoding: 'utf8',
-      }).trim();
+      const want = execFileSync(
+        PYTHON,
+        [
+          '-c',
+          `import hashlib;print(5000,hashlib.sha256(bytes((i*7)&255 for i in range(5000))).hexdigest())`,
+        ],
+        {
+          encoding: 'utf8',
+        },
+      ).trim();
       assert.equal(got, want);
 
       // 2. kernel → nvo. B sends 4000 bytes over UDP; the kernel fragments at the veth MTU (1500);
@@ -121,15 +132,16 @@ print(r.communicate(timeout=30)[0].strip())`).trim();
       const send = `import socket;s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM);s.sendto(bytes((i*11)&255 for i in range(4000)),('10.99.0.1',7777))`;
       // The capture socket is open before the sender starts; it keeps IPv4 frames from B that are
       // fragments (MF set or offset ≠ 0) until it has three or 20 s pass.
-      const caught = inA(`c=socket.socket(socket.AF_PACKET,socket.SOCK_RAW,socket.htons(0x0800));c.bind(('${VA}',0));c.settimeout(20)
+      const caught =
+        inA(`c=socket.socket(socket.AF_PACKET,socket.SOCK_RAW,socket.htons(0x0800));c.bind(('${VA}',0));c.settimeout(20)
 subprocess.run(['ip','netns','exec','${B}','${PYTHON}','-c',${JSON.stringify(send)}],check=True)
 n=0
 while n<3:
   f=c.recv(65535)
   if f[26:30]==bytes([10,99,0,2]) and (f[20]&0x3f or f[21]): print(f.hex());n+=1`)
-        .trim()
-        .split('\n')
-        .filter((x) => x);
+          .trim()
+          .split('\n')
+          .filter((x) => x);
       assert.equal(caught.length, 3, 'the kernel cut 4008 bytes into 3 fragments at MTU 1500');
       const r = new Ipv4Reassembler({ memoryBytes: SUPER_SLOT });
       let udp: Uint8Array | undefined;

@@ -10,6 +10,7 @@ import { Segmenter } from '../../src/offload/gso.ts';
 import { Coalescer } from '../../src/offload/tcp-gro.ts';
 import {
   CSUM_VALID,
+  FIXED_ID,
   GSO_TCPV4,
   GSO_TCPV6,
   NEEDS_CSUM,
@@ -205,8 +206,20 @@ describe('GRO merges when Linux would', () => {
     assert.equal(c['gro-merged'], 2);
     assert.equal(c['gro-flush-batch-end'], 1);
   });
-  it('fixed-ID flow (DF set, ID constant) is accepted', () => {
+  it('fixed-ID flow (DF set, ID constant) is accepted, marked FIXED_ID, and re-cut with the same ID', () => {
     assert.equal(feed([seg(0), seg(1, { id: 100 }), seg(2, { id: 100 })]).n, 1);
+    const frames = [seg(0), seg(1, { id: 100 }), seg(2, { id: 100 })];
+    const out = runGro(
+      coalescer(),
+      frames.map((f) => load(segPool, f)),
+    );
+    assert.equal(out.length, 1);
+    const sf = out[0]!;
+    assert.equal(sf.flags & FIXED_ID, FIXED_ID);
+    const o2 = newBatch(8);
+    assert.equal(new Segmenter({ pool: segPool }).segment(sf, o2), 3);
+    superPool.free(sf);
+    assert.deepEqual(drain(o2, segPool), frames);
   });
   it('PSH merges and then ends the aggregate; the next one starts a new aggregate', () => {
     const { n, c } = feed([seg(0), seg(1, { flags: 0x18 }), seg(2), seg(3)]);

@@ -182,13 +182,14 @@ describe('software TCP GSO', () => {
   for (const kind of ['vxlan', 'geneve', 'gpe', 'gre', 'gre-csum-key'] as const) {
     for (const udpCsum of kind.startsWith('gre') ? [false] : [false, true]) {
       it(`tunnel GSO ${kind}${udpCsum ? ' (outer UDP checksum)' : ''}: inner cut, outer replicated`, () => {
-        const seg = new Segmenter({ pool: segPool });
         const out = newBatch(600);
-        for (const [v6, ov6] of [
-          [false, false],
-          [true, false],
-          [false, true],
+        for (const [v6, ov6, partial] of [
+          [false, false, false],
+          [true, false, false],
+          [false, true, false],
+          [false, false, true], // inner checksum left partial: outer (LCO) must hold once it is filled in
         ] as const) {
+          const seg = new Segmenter({ pool: segPool, partial });
           const inner: TcpOpts = { v6, seq: 77, id: 9, flags: 0x19, options: [1, 1, 1, 0] };
           const outer: OuterOpts = {
             kind,
@@ -201,6 +202,11 @@ describe('software TCP GSO', () => {
           const p = superframe(encapFrame(outer, tcpFrame(inner, payload)), v6 ? GSO_TCPV6 : GSO_TCPV4, 1400);
           const r = seg.segment(p, out);
           superPool.free(p);
+          for (let i = 0; i < out.count; i++) {
+            const q = out.packets[i]!;
+            assert.equal((q.flags & NEEDS_CSUM) !== 0, partial);
+            assert.equal(completeCsum(q), 0);
+          }
           const got = drain(out, segPool);
           const want = expectedTcp(inner, payload, 1400, (k, f) =>
             encapFrame({ ...outer, id: (0xffff + k) & 0xffff }, f),

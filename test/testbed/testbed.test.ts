@@ -2,11 +2,17 @@
 // baseline the benchmarks compare against), tear-down leaves nothing, and a failing `up` cleans up.
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { loadNative, nativeUnavailable } from '../../src/io/native.ts';
+import { TapPort } from '../../src/io/tap.ts';
+import { Batch } from '../../src/packet/batch.ts';
+import { Pool, SUPER_SLOT } from '../../src/packet/pool.ts';
 import { iperf } from '../../testbed/iperf.ts';
 import { getOffloads, have, netnsList, nsRun, testbedUnavailable, uniqueName } from '../../testbed/netns.ts';
 import { down, status, up } from '../../testbed/testbed.ts';
 
 const skip = testbedUnavailable() || false;
+const skipNative = loadNative() ? false : nativeUnavailable();
 
 describe('testbed', { skip }, () => {
   const name = uniqueName('nvotb');
@@ -65,5 +71,44 @@ describe('testbed', { skip }, () => {
       /ethtool/,
     );
     assert.equal(netnsList().filter((n) => n.startsWith(`${bad}-`)).length, 0);
+  });
+
+  it('guestLink tap: the guest eth0 is a persistent vnet TAP that a TapPort attaches to', {
+    skip: skipNative,
+  }, async () => {
+    const n = `${name}t`;
+    try {
+      const tb = up({ name: n, hosts: 2, guestLink: 'tap' });
+      const h1 = tb.hosts[0]!;
+      assert.equal(h1.guestTapNetns, `/run/netns/${n}-g1`);
+      const pool = new Pool(16, SUPER_SLOT);
+      const port = new TapPort({ name: 'eth0', pool, netns: h1.guestTapNetns! });
+      try {
+        // The guest's kernel sends; the frame must come out of the TAP (ARP for the unknown peer).
+        nsRun(h1.guestNs!, '/usr/bin/python3', [
+          '-c',
+          "import socket; socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b'x', ('10.98.0.2', 9))",
+        ]);
+        const b = new Batch(16);
+        let arp: Uint8Array | undefined;
+        for (let i = 0; i < 200 && !arp; i++) {
+          const k = port.rxBurst(b);
+          for (let j = 0; j < k; j++) {
+            const p = b.packets[j]!;
+            if (p.buf[p.start + 12] === 0x08 && p.buf[p.start + 13] === 0x06) arp = p.bytes();
+            pool.free(p);
+          }
+          b.clear();
+          if (k === 0) await sleep(10);
+        }
+        assert.ok(arp, 'an ARP request from the guest');
+        assert.deepEqual([...arp.subarray(38, 42)], [10, 98, 0, 2], 'asking for 10.98.0.2');
+        assert.deepEqual([...arp.subarray(6, 12)], [2, 0, 0, 0x98, 0, 1], 'from the guest MAC');
+      } finally {
+        port.close();
+      }
+    } finally {
+      down(n);
+    }
   });
 });
