@@ -2,7 +2,7 @@
 // goal ≥ 25) and GRO of in-order MTU segments back into superframes (Mpps; goal ≥ 3), each after
 // warm-up, with heap growth and GC time over the measured part (goal: none).
 //
-//   node bench/offload/gso-gro.ts [--seconds 1] [--json]
+//   node bench/offload/gso-gro.ts [--seconds 1] [--json] [--separate-slabs]
 //
 // Cases: GSO with checksums computed in software / left partial for the port (no payload pass);
 // GRO with CSUM_VALID (the port vouched, as a vnet header DATA_VALID does) / with software verification.
@@ -16,8 +16,9 @@ import { Segmenter } from '../../src/offload/gso.ts';
 import { Coalescer } from '../../src/offload/tcp-gro.ts';
 import { Batch } from '../../src/packet/batch.ts';
 import { CSUM_VALID, GSO_TCPV4, type Packet, SUPERFRAME } from '../../src/packet/packet.ts';
-import { Pool, SUPER_SLOT } from '../../src/packet/pool.ts';
+import { Pool, SMALL_SLOT, SUPER_SLOT } from '../../src/packet/pool.ts';
 import { fold, sum } from '../../src/wire/checksum.ts';
+import { SIMD_AVAILABLE, wasmSlab } from '../../src/wire/checksum-wasm.ts';
 
 const MSS = 1448;
 const SEGS = 45;
@@ -120,10 +121,17 @@ async function measure(
   };
 }
 
-export async function run(seconds = 1): Promise<Result[]> {
+/**
+ * Pools: `separate` gives each pool its own ArrayBuffer (copies between them go through a subarray view,
+ * checksums copy into wasm memory); `shared` cuts both from one wasmSlab (copies are copyWithin, sums run
+ * in place with SIMD): no allocation per packet at all.
+ */
+export async function run(seconds = 1, slabs: 'separate' | 'shared' = 'shared'): Promise<Result[]> {
   const bytes = superframeBytes();
-  const superPool = new Pool(8, SUPER_SLOT);
-  const segPool = new Pool(1024);
+  const superBytes = 8 * SUPER_SLOT;
+  const slab = slabs === 'shared' && SIMD_AVAILABLE ? wasmSlab(superBytes + 1024 * SMALL_SLOT) : null;
+  const superPool = slab ? new Pool(8, SUPER_SLOT, undefined, slab, 0) : new Pool(8, SUPER_SLOT);
+  const segPool = slab ? new Pool(1024, SMALL_SLOT, undefined, slab, superBytes) : new Pool(1024);
   const out = new Batch(256);
   const src = superPool.alloc()!;
   src.buf.set(bytes, src.start);
@@ -225,7 +233,11 @@ export async function run(seconds = 1): Promise<Result[]> {
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const args = process.argv.slice(2);
   const si = args.indexOf('--seconds');
-  const res = await run(si >= 0 ? Number(args[si + 1]) : 1);
+  const slabs = args.includes('--separate-slabs') ? 'separate' : 'shared';
+  const res = await run(si >= 0 ? Number(args[si + 1]) : 1, slabs);
+  console.log(
+    `pools: ${slabs === 'shared' && SIMD_AVAILABLE ? 'one shared wasm slab' : 'separate ArrayBuffers'}`,
+  );
   if (args.includes('--json')) console.log(JSON.stringify(res, null, 2));
   else
     for (const r of res) {

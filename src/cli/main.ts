@@ -1,6 +1,7 @@
 // The `nvo` command: one file per sub-command, each exporting `register(program)`.
 import { Command } from 'commander';
 import { CliError } from './cli-error.ts';
+import { register as registerDemo } from './demo.ts';
 import { register as registerPcap } from './pcap.ts';
 import { register as registerSwitch } from './switch-commands.ts';
 import { register as registerTestbed } from './testbed.ts';
@@ -11,6 +12,7 @@ const program = new Command('nvo')
   .showHelpAfterError()
   .exitOverride();
 
+registerDemo(program);
 registerVersion(program);
 registerTestbed(program);
 registerPcap(program);

@@ -86,14 +86,15 @@ export function underlayInput(sw: Switch, port: Port, p: Packet): Port | null {
   p.tunIpVersion = d.ipVersion;
   p.tunSrcPort = d.srcPort;
   p.tunDstPort = d.dstPort;
+  // Byte loops, not set(subarray()): a subarray is an allocation per packet.
   if (v4) {
-    p.tunSrc.set(b.subarray(l3 + 12, l3 + 16));
-    p.tunDst.set(b.subarray(l3 + 16, l3 + 20));
+    copy(b, l3 + 12, p.tunSrc, 4);
+    copy(b, l3 + 16, p.tunDst, 4);
     p.tunTos = b[l3 + 1]!;
     p.tunTtl = b[l3 + 8]!;
   } else {
-    p.tunSrc.set(b.subarray(l3 + 8, l3 + 24));
-    p.tunDst.set(b.subarray(l3 + 24, l3 + 40));
+    copy(b, l3 + 8, p.tunSrc, 16);
+    copy(b, l3 + 24, p.tunDst, 16);
     p.tunTos = ((b[l3]! & 0x0f) << 4) | (b[l3 + 1]! >>> 4);
     p.tunTtl = b[l3 + 7]!;
   }
@@ -153,4 +154,8 @@ function drop(sw: Switch, p: Packet, reason: string): null {
 function sameAddr(a: Uint8Array, b: Uint8Array, o: number, n: number): boolean {
   for (let i = 0; i < n; i++) if (a[i] !== b[o + i]) return false;
   return true;
+}
+
+function copy(b: Uint8Array, o: number, to: Uint8Array, n: number): void {
+  for (let i = 0; i < n; i++) to[i] = b[o + i]!;
 }

@@ -101,8 +101,8 @@ const text = (a: readonly Action[]) => formatActions(a);
 test('cached lookups (EMC, megaflow) == full translation, across table changes', () => {
   fc.assert(
     fc.property(
-      fc.array(flowArb, { maxLength: 25 }),
-      fc.array(event, { minLength: 1, maxLength: 120 }),
+      fc.array(flowArb, { maxLength: 25, size: 'max' }),
+      fc.array(event, { minLength: 1, maxLength: 120, size: 'max' }),
       fc.constantFrom(1, 2, 100),
       (flows, events, invProb) => {
         const tables = new FlowTables({ tables: T });

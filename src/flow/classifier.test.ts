@@ -70,8 +70,8 @@ function linear(rules: R[], k: Uint32Array): R | null {
 test('classifier == linear scan, through inserts and removes', () => {
   fc.assert(
     fc.property(
-      fc.array(ruleArb, { maxLength: 40 }),
-      fc.array(keyArb, { minLength: 1, maxLength: 30 }),
+      fc.array(ruleArb, { maxLength: 40, size: 'max' }),
+      fc.array(keyArb, { minLength: 1, maxLength: 30, size: 'max' }),
       fc.array(fc.nat(), { maxLength: 15 }),
       (rs, ks, removals) => {
         const c = new Classifier<R>();
@@ -99,7 +99,7 @@ test('classifier == linear scan, through inserts and removes', () => {
 
 test('wildcards: keys that agree on the consulted bits get the same rule', () => {
   fc.assert(
-    fc.property(fc.array(ruleArb, { maxLength: 30 }), keyArb, keyArb, (rs, k1, k2) => {
+    fc.property(fc.array(ruleArb, { maxLength: 30, size: 'max' }), keyArb, keyArb, (rs, k1, k2) => {
       const c = new Classifier<R>();
       rs.forEach((r, i) => {
         c.insert(makeRule(r, i));

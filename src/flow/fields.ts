@@ -105,7 +105,8 @@ export const FIELDS: readonly Field[] = [
   f('eth_dst', K.DL_DST, 2, 48, 'mac', { aliases: ['dl_dst'], nxm: 'NXM_OF_ETH_DST' }),
   f('eth_type', K.DL_TYPE, 1, 16, 'hex', { aliases: ['dl_type'], maskable: false, nxm: 'NXM_OF_ETH_TYPE' }),
   f('vlan_tci', K.VLAN_TCI, 1, 16, 'hex', { nxm: 'NXM_OF_VLAN_TCI' }),
-  // dl_vlan / vlan_vid / vlan_pcp are views of vlan_tci with OVS's special set rules (match.ts setVlan*).
+  // dl_vlan / vlan_vid / vlan_pcp are views of vlan_tci; the text parser applies OVS's set rules for them
+  // (ofctl-parse.ts applyField: dl_vlan and vlan_pcp also set the present bit).
   f('dl_vlan', K.VLAN_TCI, 1, 12, 'dec', { maskable: false }),
   // vlan_vid is 13 bits: the VID plus the CFI/present bit, as OF1.3 OXM VLAN_VID (set_field:4103->vlan_vid).
   f('vlan_vid', K.VLAN_TCI, 1, 13, 'dec', { nxm: 'OXM_OF_VLAN_VID' }),

@@ -18,7 +18,7 @@ import {
 import { type Field, fieldMax } from './fields.ts';
 import * as K from './key.ts';
 import type { Match } from './match.ts';
-import { TCP_FLAG_NAMES } from './ofctl-parse.ts';
+import { TCP_FLAG_NAMES } from './ofctl-values.ts';
 
 export interface FormatOptions {
   /** Port number → name for in_port and output (ovs-ofctl --names). */

@@ -96,7 +96,13 @@ export class UdpDgramPort implements IoBackend {
     p.end = p.start + msg.length;
     p.inPort = this.inPort;
     p.tunSrcPort = port;
-    if (address.includes(':')) {
+    const mapped = address.startsWith('::ffff:') && address.includes('.');
+    if (mapped) {
+      // IPv4 peer on a dual-stack socket: report it as IPv4, as the native port does.
+      p.tunIpVersion = 4;
+      p.tunSrc.fill(0);
+      parseIpv4(address.slice(7), p.tunSrc, 0);
+    } else if (address.includes(':')) {
       p.tunIpVersion = 6;
       parseIpv6(address.replace(/%.*$/, ''), p.tunSrc, 0);
     } else {

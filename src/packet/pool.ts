@@ -45,7 +45,12 @@ export class Pool {
     this.freeStack = new Uint32Array(capacity);
     this.inUse = new Uint8Array(capacity);
     for (let i = 0; i < capacity; i++) {
-      this.packets[i] = new Packet(new Uint8Array(slab, slabOffset + i * slotSize, slotSize), i, headroom, this);
+      this.packets[i] = new Packet(
+        new Uint8Array(slab, slabOffset + i * slotSize, slotSize),
+        i,
+        headroom,
+        this,
+      );
       this.freeStack[i] = capacity - 1 - i;
     }
     this.freeTop = capacity;

@@ -31,7 +31,9 @@ import * as etherType from '../wire/ether-type.ts';
 import * as ethernet from '../wire/ethernet.ts';
 import * as geneve from '../wire/geneve.ts';
 import * as gre from '../wire/gre.ts';
-import { BAD_CHECKSUM, BAD_LENGTH, BAD_VERSION, OK, TRUNCATED, UNSUPPORTED } from '../wire/status.ts';
+import { BAD_CHECKSUM, BAD_LENGTH, OK, TRUNCATED, UNSUPPORTED } from '../wire/status.ts';
+import * as stt from '../wire/stt.ts';
+import * as sttTcp from '../wire/stt-tcp.ts';
 import * as vxlan from '../wire/vxlan.ts';
 import * as gpe from '../wire/vxlan-gpe.ts';
 import * as soe from '../wire/vxlan-soe.ts';
@@ -152,21 +154,15 @@ function decapGre(b: Uint8Array, t: number, end: number, opts: DetectOptions, ou
   return R.OK;
 }
 
-// ---- STT, draft-davie-stt-08 §3 (reference/stt.md §1) ----
-//
-//   TCP-like header: SEQ = frame length << 16 | offset of this segment; ACK = frame id.
-//   STT frame header (18 B incl. 2 B pad): 0 Version | 1 Flags | 2 L4 Offset | 3 Reserved |
-//     4 MSS (16) | 6 PCP/V/VLAN ID (16) | 8 Context ID (64) | 16 Padding (16) | 18 inner Ethernet
-const STT_HEADER_LEN = 18;
+// ---- STT (stt-tcp.ts: the TCP-like header; stt.ts: the 18-byte frame header) ----
+// SEQ carries frame length << 16 | offset of this segment, so a whole frame in one segment has offset 0
+// and a length equal to the TCP payload. The STT header is judged by stt.ts (version, C+P, L4 offset).
 
 function decapStt(b: Uint8Array, t: number, end: number, out: Decap): number {
   const l4 = out.l4;
-  const seq = u32(b, l4 + 4);
-  const frameLen = seq >>> 16;
-  const offset = seq & 0xffff;
+  const frameLen = sttTcp.frameLen(b, l4);
+  const offset = sttTcp.fragOffset(b, l4);
   const segLen = end - t;
-  // A whole frame in one segment: offset 0 and the length field equal to what we hold. Anything else
-  // is one piece of a larger frame (or an inconsistent one, which reassembly would reject too).
   if (offset !== 0 || frameLen !== segLen) {
     if (frameLen === 0 || offset + segLen > frameLen) return R.layerReason(R.L_STT, BAD_LENGTH);
     return R.STT_SEGMENT;
@@ -176,13 +172,13 @@ function decapStt(b: Uint8Array, t: number, end: number, out: Decap): number {
 
 /** A complete STT frame [t, end) (one segment, or the output of STT reassembly): header, then inner. */
 export function sttFrame(b: Uint8Array, t: number, end: number, out: Decap): number {
-  if (end - t < STT_HEADER_LEN) return R.layerReason(R.L_STT, TRUNCATED);
-  if (b[t] !== 0) return R.layerReason(R.L_STT, BAD_VERSION);
+  const st = stt.check(b, t, end);
+  if (st !== OK) return R.layerReason(R.L_STT, st);
   out.encap = ENCAP_STT;
-  out.idHi = u32(b, t + 8);
-  out.idLo = u32(b, t + 12);
-  out.mss = (b[t + 4]! << 8) | b[t + 5]!;
-  out.inner = t + STT_HEADER_LEN;
+  out.idHi = stt.contextHi(b, t);
+  out.idLo = stt.contextLo(b, t);
+  out.mss = stt.mss(b, t);
+  out.inner = t + stt.HEADER_LEN;
   out.innerEnd = end;
   out.innerType = etherType.TEB;
   if (ethernet.check(b, out.inner, end) !== OK) return R.layerReason(R.L_INNER, TRUNCATED);

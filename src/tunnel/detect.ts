@@ -31,9 +31,11 @@ import { BAD_CHECKSUM, OK, TOO_MANY, TRUNCATED } from '../wire/status.ts';
 import * as tcp from '../wire/tcp.ts';
 import { GENEVE_PORT, STT_PORT, VXLAN_GPE_PORT, VXLAN_LINUX_PORT, VXLAN_PORT } from '../wire/tunnel-ports.ts';
 import * as udp from '../wire/udp.ts';
+import * as vlan from '../wire/vlan.ts';
 import * as vxlanSoe from '../wire/vxlan-soe.ts';
 import * as R from './decap-reasons.ts';
 
+/** More than vlan.MAX_TAGS (2, what OVS parses): captures from provider networks stack a few more. */
 export const MAX_VLAN_TAGS = 4;
 export const MAX_IPV6_EXT_HEADERS = 8;
 
@@ -102,9 +104,10 @@ export function detect(
     l3 = o + ethernet.HEADER_LEN;
     while (etherType.isVlanTpid(type)) {
       if (out.vlanTags === MAX_VLAN_TAGS) return R.layerReason(R.L_VLAN, TOO_MANY);
-      if (end - l3 < 4) return R.layerReason(R.L_VLAN, TRUNCATED);
-      type = u16(b, l3 + 2);
-      l3 += 4;
+      const st = vlan.check(b, l3, end);
+      if (st !== OK) return R.layerReason(R.L_VLAN, st);
+      type = vlan.innerType(b, l3);
+      l3 += vlan.HEADER_LEN;
       out.vlanTags++;
     }
   } else if (linktype === LT_LINUX_SLL || linktype === LT_LINUX_SLL2) {

@@ -30,15 +30,19 @@ import {
 import { setU16, setU32, u16 } from '../wire/bytes.ts';
 import * as etherType from '../wire/ether-type.ts';
 import * as ethernet from '../wire/ethernet.ts';
+import * as geneve from '../wire/geneve.ts';
 import * as gre from '../wire/gre.ts';
 import * as ipProto from '../wire/ip-proto.ts';
 import * as ipv4 from '../wire/ipv4.ts';
 import * as ipv6 from '../wire/ipv6.ts';
 import { OK } from '../wire/status.ts';
+import * as stt from '../wire/stt.ts';
 import * as tcp from '../wire/tcp.ts';
 import { GENEVE_PORT, STT_PORT, VXLAN_GPE_PORT, VXLAN_PORT } from '../wire/tunnel-ports.ts';
 import * as udp from '../wire/udp.ts';
+import * as vxlan from '../wire/vxlan.ts';
 import * as gpe from '../wire/vxlan-gpe.ts';
+import * as soe from '../wire/vxlan-soe.ts';
 import * as R from './decap-reasons.ts';
 import { innerFlowHash } from './flow-hash.ts';
 
@@ -61,7 +65,7 @@ export interface EncapConfig {
   mss: number;
 }
 
-export const STT_HEADER_LEN = 18;
+export const STT_HEADER_LEN = stt.HEADER_LEN;
 const PORT_LOW = 32768;
 const PORT_HIGH = 60999;
 
@@ -75,6 +79,12 @@ export class FrameEncap {
   readonly cfg: EncapConfig;
   private ipId = 0;
   private frameId = 0;
+  // Tunnel header Reprs, made once and reused per frame (only the id and payload type change).
+  private readonly vxlanRepr = vxlan.newRepr();
+  private readonly soeRepr = soe.newRepr();
+  private readonly gpeRepr = gpe.newRepr(); // I | P, version 0
+  private readonly geneveRepr = geneve.newRepr(); // no options
+  private readonly sttRepr = stt.newRepr(); // flags 0: inner checksums complete, no offload asked
 
   constructor(cfg: EncapConfig) {
     this.cfg = cfg;
@@ -159,31 +169,31 @@ export class FrameEncap {
       const t = l4 + udp.HEADER_LEN;
       udp.setSrcPort(out, l4, sport);
       udp.setLength(out, l4, end - l4);
-      out.fill(0, t, t + 8);
-      if (c.encap === ENCAP_VXLAN || c.encap === ENCAP_VXLAN_SOE) {
+      if (c.encap === ENCAP_VXLAN) {
         udp.setDstPort(out, l4, c.dstPort || VXLAN_PORT);
-        out[t] = 0x08; // I
-        out[t + 4] = c.idLo >>> 16;
-        out[t + 5] = c.idLo >>> 8;
-        out[t + 6] = c.idLo;
-        if (c.encap === ENCAP_VXLAN_SOE && innerL4Payload(inb, io, iend) > c.mss) {
-          out[t] |= 0x80; // S: the receiver segments to the MSS (bytes 1 and 7)
-          out[t + 1] = c.mss >>> 8;
-          out[t + 7] = c.mss;
-        }
+        this.vxlanRepr.vni = c.idLo;
+        vxlan.emit(this.vxlanRepr, out, t);
+      } else if (c.encap === ENCAP_VXLAN_SOE) {
+        udp.setDstPort(out, l4, c.dstPort || VXLAN_PORT);
+        // S + MSS only when the inner payload needs cutting (draft -01 §3: S clear for frames that are
+        // already small enough; then the header is plain VXLAN).
+        const r = this.soeRepr;
+        r.vni = c.idLo;
+        r.soe = innerL4Payload(inb, io, iend) > c.mss;
+        r.mss = c.mss;
+        soe.emit(r, out, t);
       } else if (c.encap === ENCAP_VXLAN_GPE) {
         udp.setDstPort(out, l4, c.dstPort || VXLAN_GPE_PORT);
-        out[t] = gpe.FLAG_I | gpe.FLAG_P;
-        out[t + 3] = isEth ? gpe.NP_ETHERNET : innerType === etherType.IPV4 ? gpe.NP_IPV4 : gpe.NP_IPV6;
-        out[t + 4] = c.idLo >>> 16;
-        out[t + 5] = c.idLo >>> 8;
-        out[t + 6] = c.idLo;
+        const r = this.gpeRepr;
+        r.vni = c.idLo;
+        r.nextProto = isEth ? gpe.NP_ETHERNET : innerType === etherType.IPV4 ? gpe.NP_IPV4 : gpe.NP_IPV6;
+        gpe.emit(r, out, t);
       } else {
         udp.setDstPort(out, l4, c.dstPort || GENEVE_PORT);
-        setU16(out, t + 2, innerType);
-        out[t + 4] = c.idLo >>> 16;
-        out[t + 5] = c.idLo >>> 8;
-        out[t + 6] = c.idLo;
+        const r = this.geneveRepr;
+        r.vni = c.idLo;
+        r.protocol = innerType;
+        geneve.emit(r, out, t);
       }
       udp.fillChecksum(out, l3, l4);
     } else if (proto === ipProto.GRE) {
@@ -210,9 +220,9 @@ export class FrameEncap {
       out[l4 + tcp.OFFSET_FLAGS + 1] = tcp.ACK_FLAG | tcp.PSH;
       tcp.setWindow(out, l4, 0xffff);
       tcp.setUrgent(out, l4, 0);
-      out.fill(0, t, t + STT_HEADER_LEN);
-      setU32(out, t + 8, c.idHi >>> 0);
-      setU32(out, t + 12, c.idLo >>> 0);
+      this.sttRepr.ctxHi = c.idHi >>> 0;
+      this.sttRepr.ctxLo = c.idLo >>> 0;
+      stt.emit(this.sttRepr, out, t);
       tcp.fillChecksum(out, l3, l4, end);
     }
     return end - o;

@@ -1,7 +1,7 @@
 // Internet checksum (RFC 1071) over WebAssembly SIMD128, for long buffers.
 //
-// The module is assembled here, byte by byte, from the listing below (no external toolchain): it is
-// ~250 bytes, compiled once at import time. It imports its memory, so one compiled module serves any
+// The module is assembled here, byte by byte, by the small builder below (no external toolchain): it
+// is ~450 bytes, compiled once at import time. It imports its memory, so one compiled module serves any
 // number of memories: the scratch memory used to copy a foreign buffer in, and every packet slab made
 // with `wasmSlab` (a Pool can cut its slots from one, and then checksums read packet bytes in place).
 //
@@ -17,6 +17,19 @@
 // < 2^32; after each block the lanes are widened to i64x2 and added to the 64-bit accumulator, which
 // cannot overflow for any 32-bit length (2^32 bytes / 2 × 0xffff < 2^63). Loads are unaligned
 // (v128.load with alignment hint 0): fine on x86-64 and arm64, and a packet starts anywhere.
+//
+//   (func $sum (param $p i32) (param $len i32) (result i32)
+//     (local $n i32) (local $a v128) (local $b v128) (local $acc v128) (local $s i64)
+//     while len >= 64:  n = min(len >> 6, BLOCK); len -= n << 6; a = b = 0
+//                       do n times: a += pairwise_u(load p); b += pairwise_u(load p+16)
+//                                   a += pairwise_u(load p+32); b += pairwise_u(load p+48); p += 64
+//                       acc += extend_low_u(a) + extend_high_u(a) + extend_low_u(b) + extend_high_u(b)
+//     a = 0; while len >= 16: a += pairwise_u(load p); p += 16; len -= 16
+//     acc += extend_low_u(a) + extend_high_u(a)
+//     while len >= 2: s += i64.load16_u p; p += 2; len -= 2
+//     if len: s += i64.load8_u p
+//     s += acc[0] + acc[1]; while s >> 16: s = (s & 0xffff) + (s >> 16)
+//     return (i32) s)
 
 const BLOCK = 4096;
 

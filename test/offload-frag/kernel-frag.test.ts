@@ -1,5 +1,5 @@
-// The Linux kernel as the oracle for IPv4 fragmentation (net/ipv4/ip_fragment.c, ip_output.c): two
-// throw-away network namespaces joined by a veth pair. nvo's fragments, sent raw into one end, must be
+// The Linux kernel as the oracle for IPv4 and IPv6 fragmentation (net/ipv4/ip_fragment.c, ip_output.c,
+// net/ipv6/reassembly.c, ip6_output.c): two throw-away network namespaces joined by a veth pair. nvo's fragments, sent raw into one end, must be
 // reassembled by the kernel at the other (a UDP socket receives the whole datagram); a datagram the
 // kernel fragments itself (4,000 B over MTU 1500), captured raw, must be reassembled by nvo.
 // Needs root, iproute2 and python3; skipped otherwise. Namespaces are unique per run and always removed.
@@ -8,12 +8,15 @@ import { execFileSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { FRAGMENTED, fragment4 } from '../../src/offload/ipv4-fragment.ts';
 import { DONE, Ipv4Reassembler } from '../../src/offload/ipv4-reassemble.ts';
+import { fragment6 } from '../../src/offload/ipv6-fragment.ts';
+import { Ipv6Reassembler } from '../../src/offload/ipv6-reassemble.ts';
 import { Batch } from '../../src/packet/batch.ts';
 import type { Packet } from '../../src/packet/packet.ts';
 import { Pool, SUPER_SLOT } from '../../src/packet/pool.ts';
 import { fromHex, hex } from '../../src/wire/bytes.ts';
+import * as l4 from '../../src/wire/l4-checksum.ts';
 import { PYTHON } from '../harness/tools.ts';
-import { fixL4Checksum4, ipv4Frame, load } from './build.ts';
+import { fixL4Checksum4, ipv4Frame, ipv6Frame, load } from './build.ts';
 
 function canNetns(): boolean {
   if (process.getuid?.() !== 0) return false;
@@ -66,6 +69,10 @@ function up(): void {
   }
   ip('-n', A, 'neigh', 'add', '10.99.0.2', 'lladdr', MAC_B, 'dev', VA);
   ip('-n', B, 'neigh', 'add', '10.99.0.1', 'lladdr', MAC_A, 'dev', VB);
+  ip('-n', A, 'addr', 'add', 'fd99::1/64', 'dev', VA, 'nodad');
+  ip('-n', B, 'addr', 'add', 'fd99::2/64', 'dev', VB, 'nodad');
+  ip('-n', A, 'neigh', 'add', 'fd99::2', 'lladdr', MAC_B, 'dev', VA);
+  ip('-n', B, 'neigh', 'add', 'fd99::1', 'lladdr', MAC_A, 'dev', VB);
 }
 
 function down(): void {
@@ -86,7 +93,7 @@ function inA(code: string): string {
   });
 }
 
-describe('ipv4 fragments vs the Linux kernel (netns)', { skip: !canNetns() }, () => {
+describe('IPv4 and IPv6 fragments vs the Linux kernel (netns)', { skip: !canNetns() }, () => {
   it('the kernel reassembles nvo fragments, and nvo reassembles the kernel’s', () => {
     up();
     try {
@@ -100,6 +107,7 @@ describe('ipv4 fragments vs the Linux kernel (netns)', { skip: !canNetns() }, ()
       fixL4Checksum4(orig); // the kernel checks it: a wrong checksum would never reach the socket
       const pool = new Pool(16);
       const big = new Pool(1, SUPER_SLOT);
+      const big2 = new Pool(1, SUPER_SLOT);
       const p = load(big, orig);
       const out = new Batch(16);
       assert.equal(fragment4(p, 1500, 0x7777, pool, out), FRAGMENTED);
@@ -157,6 +165,68 @@ while n<3:
       assert.equal(udp.length, 8 + 4000);
       const data = udp.subarray(8);
       assert.ok(data.every((x, i) => x === ((i * 11) & 255)));
+
+      // 3. IPv6 both ways: nvo's Fragment headers reassembled by the kernel (RFC 8200 §4.5), and the
+      //    kernel's (4,000 B over MTU 1500) reassembled by nvo.
+      const u6 = new Uint8Array(8 + 3000);
+      u6.set([0x0f, 0xa0, 0x27, 0x0f, (3008 >> 8) & 255, 3008 & 255]);
+      for (let i = 0; i < 3000; i++) u6[8 + i] = (i * 5) & 255;
+      const o6 = ipv6Frame({ nh: 17, payload: u6 });
+      o6.set([2, 0, 0, 0x99, 0, 2, 2, 0, 0, 0x99, 0, 1], 0);
+      o6.set(fromHex('fd990000000000000000000000000001fd990000000000000000000000000002'), 22);
+      l4.fill(o6, 14, 54, o6.length, 17, 6, true);
+      const p6 = load(big2, o6);
+      const out6 = new Batch(16);
+      assert.equal(fragment6(p6, 1280, 0x5151, pool, out6), FRAGMENTED);
+      big2.free(p6);
+      const frames6 = (out6.packets.slice(0, out6.count) as Packet[]).map((q) => {
+        const h = hex(q.bytes());
+        pool.free(q);
+        return h;
+      });
+      const recv6 = recv.replace('AF_INET,', 'AF_INET6,').replace("('10.99.0.2',9999)", "('fd99::2',9999)");
+      const got6 =
+        inA(`r=subprocess.Popen(['ip','netns','exec','${B}','${PYTHON}','-c',${JSON.stringify(recv6)}],stdout=subprocess.PIPE,text=True)
+assert r.stdout.readline().strip()=='ready'
+o=socket.socket(socket.AF_PACKET,socket.SOCK_RAW);o.bind(('${VA}',0))
+for h in ${JSON.stringify(frames6.reverse())}: o.send(bytes.fromhex(h))
+print(r.communicate(timeout=30)[0].strip())`).trim();
+      const want6 = execFileSync(
+        PYTHON,
+        [
+          '-c',
+          `import hashlib;print(3000,hashlib.sha256(bytes((i*5)&255 for i in range(3000))).hexdigest())`,
+        ],
+        {
+          encoding: 'utf8',
+        },
+      ).trim();
+      assert.equal(got6, want6);
+      // 4,008 B of UDP over MTU 1500: (1500 − 40 − 8) & ~7 = 1448 B per fragment → 3 fragments.
+      const send6 = `import socket;s=socket.socket(socket.AF_INET6,socket.SOCK_DGRAM);s.sendto(bytes((i*3)&255 for i in range(4000)),('fd99::1',7777))`;
+      const caught6 =
+        inA(`c=socket.socket(socket.AF_PACKET,socket.SOCK_RAW,socket.htons(0x86dd));c.bind(('${VA}',0));c.settimeout(20)
+subprocess.run(['ip','netns','exec','${B}','${PYTHON}','-c',${JSON.stringify(send6)}],check=True)
+n=0
+while n<3:
+  f=c.recv(65535)
+  if f[20]==44: print(f.hex());n+=1`)
+          .trim()
+          .split('\n')
+          .filter((x) => x);
+      const r6 = new Ipv6Reassembler({ memoryBytes: SUPER_SLOT });
+      let u: Uint8Array | undefined;
+      for (const h of caught6.reverse()) {
+        const q = load(pool, fromHex(h));
+        if (r6.process(q, 0) === DONE) {
+          u = r6.out!.buf.slice(r6.out!.l3 + 40, r6.out!.end);
+          r6.release(r6.out!);
+        }
+        pool.free(q);
+      }
+      assert.ok(u, `kernel IPv6 fragments not reassembled (${caught6.length} captured)`);
+      assert.equal(u.length, 8 + 4000);
+      assert.ok(u.subarray(8).every((x, i) => x === ((i * 3) & 255)));
     } finally {
       down();
     }

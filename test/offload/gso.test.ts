@@ -147,6 +147,24 @@ describe('software TCP GSO', () => {
     }
   });
 
+  it('pools cut from one slab (copies become copyWithin) give the same segments', () => {
+    const slab = new ArrayBuffer(2 * 66 * 1024 + 64 * 2048 + 1024);
+    const sp = new Pool(2, 66 * 1024, 256, slab, 0);
+    const pp = new Pool(64, 2048, 256, slab, 2 * 66 * 1024 + 1000); // odd alignment on purpose
+    const o: TcpOpts = { vlan: 9, options: [1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2], flags: 0x19 };
+    const payload = payloadOf(40000, 11);
+    const p = load(sp, tcpFrame(o, payload));
+    p.flags = SUPERFRAME;
+    p.gsoType = GSO_TCPV4;
+    p.gsoSize = 1448;
+    const out = newBatch(64);
+    assert.equal(new Segmenter({ pool: pp }).segment(p, out), 28);
+    sp.free(p);
+    const got = drain(out, pp);
+    const want = expectedTcp(o, payload, 1448);
+    for (let k = 0; k < want.length; k++) assert.deepEqual(got[k], want[k], `segment ${k}`);
+  });
+
   it('UDP GSO: every datagram gso_size except the last, own length and checksum', () => {
     const seg = new Segmenter({ pool: segPool });
     const out = newBatch(600);
