@@ -32,8 +32,20 @@ interface Case {
   piecesPerOp: number;
 }
 
-const frag = new Pool(512);
-const big = new Pool(8, SUPER_SLOT);
+// One slab for every pool and for the reassembly memories, so payload copies are copyWithin (no view
+// objects): FRAG_SLOTS small slots, BIG_SLOTS super slots, then 2 reassembly buffers per case.
+const FRAG_SLOTS = 512;
+const BIG_SLOTS = 8;
+const CASES = 4;
+const slab = new ArrayBuffer(FRAG_SLOTS * 2048 + (BIG_SLOTS + 2 * CASES) * SUPER_SLOT);
+const frag = new Pool(FRAG_SLOTS, 2048, undefined, slab, 0);
+const big = new Pool(BIG_SLOTS, SUPER_SLOT, undefined, slab, FRAG_SLOTS * 2048);
+let nextMemory = 0;
+/** The next 2-buffer reassembly memory carved from the shared slab. */
+function memory(): ReassemblyMemory {
+  const at = FRAG_SLOTS * 2048 + (BIG_SLOTS + 2 * nextMemory++) * SUPER_SLOT;
+  return new ReassemblyMemory(2 * SUPER_SLOT, slab, at);
+}
 
 function ipv4Datagram(payload: number): ReturnType<Pool['alloc']> {
   const p = big.alloc()!;
@@ -61,7 +73,7 @@ function ipv4Datagram(payload: number): ReturnType<Pool['alloc']> {
 function ipv4Case(payload: number, mtu: number): Case {
   const dgram = ipv4Datagram(payload)!;
   const out = new Batch(256);
-  const r = new Ipv4Reassembler({ memoryBytes: 2 * SUPER_SLOT });
+  const r = new Ipv4Reassembler({}, memory());
   let id = 0;
   const n = 1 + Math.ceil((payload - (mtu - 20)) / ((mtu - 20) & ~7));
   return {
@@ -95,7 +107,7 @@ function sttCase(valid: boolean): Case {
   for (let i = 0; i < 65535; i++) frame.buf[frame.start + i] = i * 13;
   const s = new SttSegmenter();
   const out = new Batch(256);
-  const r = new SttReassembler({ memoryBytes: 2 * SUPER_SLOT });
+  const r = new SttReassembler({}, memory());
   return {
     name: `stt/64k@1500${valid ? '/valid' : ''}`,
     unitBytes: 65535,

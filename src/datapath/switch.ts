@@ -414,7 +414,10 @@ export class Switch {
       const out = this.segOut;
       out.clear();
       const n = this.gso.segment(q, out);
-      if (n === GSO_DROPPED) return this.drop(q, this.c.dropGso);
+      if (n === GSO_DROPPED) {
+        this.drop(q, this.c.dropGso);
+        return;
+      }
       if (n > 0) {
         q.owner?.free(q);
         for (let i = 0; i < out.count; i++) this.stage(port, out.packets[i]!);

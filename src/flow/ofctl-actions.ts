@@ -54,10 +54,6 @@ const UNSUPPORTED_ACTIONS = new Set([
   'mod_dl_vlan',
 ]);
 
-function hexBig(v: bigint): string {
-  return v === 0n ? '0' : `0x${v.toString(16)}`;
-}
-
 function parseNote(text: string): Uint8Array {
   const out: number[] = [];
   for (const part of text.split('.')) {

@@ -4,8 +4,8 @@
 //   rx: port.rxBurst(out)        allocates from the port's own pool (its "rx ring"), appends up to
 //                                out.capacity - out.count packets to `out`, returns how many. 0 = idle.
 //                                The caller owns the packets and frees them to port.pool (pool.free).
-//                                A native port keeps up to `burst` slots of that pool allocated as its
-//                                landing space (like a NIC's rx ring): size pools for that.
+//                                A native port keeps up to `burst` slots (at most a quarter of the
+//                                pool) allocated as its landing space, like a NIC's rx ring.
 //   tx: port.txBurst(b, from)    takes packets b.packets[from..count) in order and returns how many it
 //                                consumed from the front: sent, or dropped with a named counter
 //                                (tx-drop-<errno>). The caller frees the consumed ones. The rest were

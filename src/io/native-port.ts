@@ -3,9 +3,9 @@
 // written from the pool's slab in place; the only per-call work in JS is filling/reading
 // DESC_WORDS int32 per packet. Allocation-free after construction.
 //
-// Rx landing space works like a NIC rx ring: the port keeps up to `burst` packets allocated from its
-// pool in `reserve`; a call offers all of them, hands the filled ones to the caller and refills the
-// reserve on the next call. An idle port therefore costs no alloc/free churn.
+// Rx landing space works like a NIC rx ring: the port keeps up to `burst` packets (at most a quarter
+// of the pool) allocated in `reserve`; a call offers all of them, hands the filled ones to the caller
+// and refills the reserve on the next call. An idle port therefore costs no alloc/free churn.
 import { Counters } from '../datapath/counters.ts';
 import type { Batch } from '../packet/batch.ts';
 import {
@@ -72,6 +72,8 @@ export class NativePort implements IoBackend {
   private readonly nkind: number;
   private readonly vsz: number;
   private readonly burst: number;
+  /** Rx landing space kept allocated: burst, but never more than a quarter of the pool. */
+  private readonly reserveMax: number;
   private readonly desc: Int32Array;
   private readonly descBytes: Uint8Array;
   private readonly reserve: (Packet | null)[];
@@ -115,7 +117,8 @@ export class NativePort implements IoBackend {
     this.burst = Math.max(1, Math.min(opts.burst ?? 64, MAX_BURST));
     this.desc = new Int32Array(MAX_BURST * DESC_WORDS);
     this.descBytes = new Uint8Array(this.desc.buffer);
-    this.reserve = new Array(this.burst).fill(null);
+    this.reserveMax = Math.max(1, Math.min(this.burst, Math.floor(pool.capacity / 4)));
+    this.reserve = new Array(this.reserveMax).fill(null);
     this.counters = new Counters(BASE_COUNTERS);
     const c = this.counters;
     this.cRxPackets = c.id('rx-packets');
@@ -142,7 +145,7 @@ export class NativePort implements IoBackend {
   rxBurst(out: Batch): number {
     if (this.fd < 0) return 0;
     const room = out.capacity - out.count;
-    const want = Math.min(room, this.burst);
+    const want = Math.min(room, this.reserveMax);
     while (this.reserveCount < want) {
       const p = this.pool.alloc();
       if (p === null) break;

@@ -91,6 +91,28 @@ describe('ipv4 fragment → reassemble', () => {
     );
   });
 
+  it('is the identity when fragments and reassembly buffers share one slab (the copyWithin path)', () => {
+    const slab = new ArrayBuffer(64 * 2048 + 3 * SUPER_SLOT);
+    const frags = new Pool(64, 2048, undefined, slab, 0);
+    const origin = new Pool(1, SUPER_SLOT, undefined, slab, 64 * 2048);
+    const memory = new ReassemblyMemory(2 * SUPER_SLOT, slab, 64 * 2048 + SUPER_SLOT);
+    const r = new Ipv4Reassembler({}, memory);
+    const frame = ipv4Frame({ payload: noise(30000, 11), id: 0x0b0b });
+    const p = load(origin, frame);
+    const out = new Batch(64);
+    assert.equal(fragment4(p, 1500, 0x0b0b, frags, out), FRAGMENTED);
+    let got: Uint8Array | undefined;
+    for (let i = out.count - 1; i >= 0; i--) {
+      const q = out.packets[i]!;
+      if (r.process(q, 0) === DONE) {
+        got = r.out!.bytes();
+        r.release(r.out!);
+      }
+      frags.free(q);
+    }
+    assert.deepEqual(got, frame);
+  });
+
   it('honours DF: no fragments, NEED_PMTU for the caller', () => {
     const p = load(big, ipv4Frame({ payload: noise(2000, 1), df: true }));
     const out = new Batch();

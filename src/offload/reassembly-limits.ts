@@ -66,9 +66,13 @@ export class ReassemblyMemory {
   readonly buffers: number;
   private readonly tables: ReassemblyTable[] = [];
 
-  constructor(memoryBytes = DEFAULT_CONFIG.memoryBytes) {
+  /**
+   * `slab`/`slabOffset` (optional): where the buffers live, e.g. one slab shared with the receive pools
+   * so that copying a fragment in is a copyWithin (see copyBytes); needs buffers × SUPER_SLOT bytes.
+   */
+  constructor(memoryBytes = DEFAULT_CONFIG.memoryBytes, slab?: ArrayBufferLike, slabOffset = 0) {
     this.buffers = Math.max(1, Math.floor(memoryBytes / SUPER_SLOT));
-    this.pool = new Pool(this.buffers, SUPER_SLOT);
+    this.pool = new Pool(this.buffers, SUPER_SLOT, undefined, slab ?? new ArrayBuffer(this.buffers * SUPER_SLOT), slabOffset);
   }
 
   register(t: ReassemblyTable): void {
@@ -328,16 +332,40 @@ export class ReassemblyTable {
   }
 }
 
+// Whole-slab views, one per ArrayBuffer, made once: a copy between two slots of one slab is then a
+// copyWithin on that view (a memmove, no object allocated). A one-entry cache answers the usual case.
+const slabViews = new WeakMap<ArrayBufferLike, Uint8Array>();
+let lastSlab: ArrayBufferLike | null = null;
+let lastView: Uint8Array | null = null;
+
+function slabView(buf: ArrayBufferLike): Uint8Array {
+  if (buf === lastSlab) return lastView!;
+  let v = slabViews.get(buf);
+  if (v === undefined) {
+    v = new Uint8Array(buf);
+    slabViews.set(buf, v);
+  }
+  lastSlab = buf;
+  lastView = v;
+  return v;
+}
+
 /**
- * Copies src[so, so + len) to dst[d…] (distinct slots, possibly of one slab). Headers (≤ 64 bytes) go
- * byte by byte: as fast as a memcpy at that size and allocation-free. Payloads go through
- * set(subarray()), a memcpy, at the price of one short-lived view object: JavaScript has no
- * allocation-free memcpy between two typed arrays (copyWithin stays inside one array; Buffer#copy and
- * DataView word loops measured no better, a byte loop 20× slower at 1,480 B).
+ * Copies src[so, so + len) to dst[d…] (distinct slots). Headers (≤ 64 bytes) go byte by byte: as fast
+ * as a memcpy at that size and allocation-free. Longer runs between slots of ONE slab (pools sharing a
+ * slab via Pool's `slab`/`slabOffset`, and ReassemblyMemory's) are a copyWithin on the slab's view:
+ * allocation-free. Between two slabs they go through set(subarray()), a memcpy at the price of one
+ * short-lived view object — JavaScript has no allocation-free memcpy between two ArrayBuffers
+ * (Buffer#copy and DataView word loops measured no better, a byte loop 20× slower at 1,480 B).
  */
 export function copyBytes(dst: Uint8Array, d: number, src: Uint8Array, so: number, len: number): void {
   if (len <= 64) {
     for (let i = 0; i < len; i++) dst[d + i] = src[so + i]!;
+    return;
+  }
+  if (dst.buffer === src.buffer) {
+    const from = src.byteOffset + so;
+    slabView(dst.buffer).copyWithin(dst.byteOffset + d, from, from + len);
     return;
   }
   dst.set(src.subarray(so, so + len), d);

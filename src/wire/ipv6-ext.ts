@@ -83,7 +83,8 @@ export function checkOptions(b: Uint8Array, o: number, end: number): Status {
 }
 
 /**
- * Walks the chain that starts after the IPv6 header at `ip6` and ends at `end` (= ipv6.payloadEnd).
+ * Walks the chain that starts after the IPv6 header at `ip6` and ends at `end` (= ipv6.payloadEnd);
+ * call it after ipv6.check(b, ip6, …) returned OK (it reads the fixed header's Next Header unchecked).
  * OK: `out` describes the upper layer. Otherwise TRUNCATED (a header runs past `end`), BAD_OPTION
  * (Hop-by-Hop not first, a second Fragment header, malformed option TLVs), TOO_MANY (chain too long).
  */
