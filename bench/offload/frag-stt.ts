@@ -15,6 +15,7 @@ import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { FRAGMENTED, fragment4 } from '../../src/offload/ipv4-fragment.ts';
 import { DONE, Ipv4Reassembler } from '../../src/offload/ipv4-reassemble.ts';
+import { ReassemblyMemory } from '../../src/offload/reassembly-limits.ts';
 import { DONE as STT_DONE, SttReassembler } from '../../src/offload/stt-reassemble.ts';
 import { SEGMENTED, SttSegmenter } from '../../src/offload/stt-segment.ts';
 import { Batch } from '../../src/packet/batch.ts';

@@ -49,7 +49,7 @@ function inNetns(code: string): string {
   return execFileSync('/usr/bin/unshare', ['-n', PYTHON, '-c', PRELUDE + code], {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'pipe'],
-    timeout: 20_000,
+    timeout: 180_000,
   });
 }
 
