@@ -1,6 +1,7 @@
 // Benchmark runner: `npm run bench -- [suite…] [--filter RE] [--quick] [--rounds N] [--json FILE]`.
-// Suites: bench/<name>/index.ts, e.g. micro (checksum GB/s, codec parse/emit ns). Prints a table and writes JSON with the machine
-// description to bench/results/<suite>-<date>.json (or --json FILE). Not part of `npm test`.
+// Suites: bench/<name>/index.ts, e.g. micro (checksum GB/s, codec parse/emit ns). Prints a table and
+// writes JSON with the machine description to bench/results/<suite>-<date>.json (or --json FILE).
+// Not part of `npm test`.
 // See bench/README.md for the method and what each column means.
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';

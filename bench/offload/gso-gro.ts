@@ -19,6 +19,7 @@ import { CSUM_VALID, GSO_TCPV4, type Packet, SUPERFRAME } from '../../src/packet
 import { Pool, SMALL_SLOT, SUPER_SLOT } from '../../src/packet/pool.ts';
 import { fold, sum } from '../../src/wire/checksum.ts';
 import { SIMD_AVAILABLE, wasmSlab } from '../../src/wire/checksum-wasm.ts';
+import type { Bench } from '../lib/measure.ts';
 
 const MSS = 1448;
 const SEGS = 45;
@@ -228,6 +229,98 @@ export async function run(seconds = 1, slabs: 'separate' | 'shared' = 'shared'):
     );
   }
   return results;
+}
+
+/**
+ * The same cases for `node bench/run.ts offload` (bench/lib/measure.ts: ns/op, GC, heap). An op is one
+ * 64 KB superframe for GSO, and one round of 45 segments for GRO; `gro/refill` is the cost of making
+ * those 45 input packets, included in the `gro/*` figures (subtract it).
+ */
+export function benches(): Bench[] {
+  const bytes = superframeBytes();
+  const superBytes = 8 * SUPER_SLOT;
+  const slab = SIMD_AVAILABLE
+    ? wasmSlab(superBytes + 1024 * SMALL_SLOT)
+    : new ArrayBuffer(superBytes + 1024 * SMALL_SLOT);
+  const superPool = new Pool(8, SUPER_SLOT, undefined, slab, 0);
+  const segPool = new Pool(1024, SMALL_SLOT, undefined, slab, superBytes);
+  const out = new Batch(256);
+  const src = superPool.alloc()!;
+  src.buf.set(bytes, src.start);
+  src.end = src.start + bytes.length;
+  const gsoBench = (partial: boolean): Bench => {
+    const gso = new Segmenter({ pool: segPool, partial });
+    return {
+      name: `offload/gso-64k-1448/${partial ? 'partial' : 'sw-csum'}`,
+      bytes: PAYLOAD,
+      run(n: number): number {
+        let acc = 0;
+        for (let k = 0; k < n; k++) {
+          src.flags = SUPERFRAME;
+          src.gsoType = GSO_TCPV4;
+          src.gsoSize = MSS;
+          acc += gso.segment(src, out);
+          for (let i = 0; i < out.count; i++) segPool.free(out.packets[i]!);
+          out.clear();
+        }
+        return acc;
+      },
+    };
+  };
+  const templates: Uint8Array[] = [];
+  src.flags = SUPERFRAME;
+  src.gsoType = GSO_TCPV4;
+  src.gsoSize = MSS;
+  new Segmenter({ pool: segPool }).segment(src, out);
+  for (let i = 0; i < out.count; i++) {
+    templates.push(out.packets[i]!.bytes());
+    segPool.free(out.packets[i]!);
+  }
+  out.clear();
+  const inputs: Packet[] = new Array(SEGS);
+  const refill = (flags: number) => {
+    for (let i = 0; i < SEGS; i++) {
+      const p = segPool.alloc()!;
+      p.buf.set(templates[i]!, p.start);
+      p.end = p.start + templates[i]!.length;
+      p.flags = flags;
+      inputs[i] = p;
+    }
+  };
+  const groBench = (valid: boolean): Bench => {
+    const gro = new Coalescer({ superPool });
+    return {
+      name: `offload/gro-45x1448/${valid ? 'csum-valid' : 'csum-verified'}`,
+      run(n: number): number {
+        let acc = 0;
+        for (let k = 0; k < n; k++) {
+          refill(valid ? CSUM_VALID : 0);
+          for (let i = 0; i < SEGS; i++) gro.receive(inputs[i]!, out);
+          gro.flush(out);
+          acc += out.count;
+          for (let i = 0; i < out.count; i++) out.packets[i]!.owner!.free(out.packets[i]!);
+          out.clear();
+        }
+        return acc;
+      },
+    };
+  };
+  return [
+    gsoBench(false),
+    gsoBench(true),
+    groBench(true),
+    groBench(false),
+    {
+      name: 'offload/gro-45x1448/refill',
+      run(n: number): number {
+        for (let k = 0; k < n; k++) {
+          refill(0);
+          for (let i = 0; i < SEGS; i++) segPool.free(inputs[i]!);
+        }
+        return n;
+      },
+    },
+  ];
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

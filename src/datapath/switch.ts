@@ -35,6 +35,7 @@ import {
 } from '../flow/key.ts';
 import { FlowTables } from '../flow/table.ts';
 import { GSO_DROPPED, Segmenter } from '../offload/gso.ts';
+import { Coalescer } from '../offload/tcp-gro.ts';
 import { Batch } from '../packet/batch.ts';
 import { NEEDS_CSUM, type Packet, SUPERFRAME } from '../packet/packet.ts';
 import { Pool, SMALL_SLOT, SUPER_SLOT } from '../packet/pool.ts';
@@ -59,6 +60,8 @@ export interface SwitchConfig {
   emcEntries?: number;
   emcInsertInvProb?: number;
   macAgingMs?: number;
+  /** GRO on underlay ports (default on). */
+  gro?: boolean;
 }
 
 export interface TraceStep {
@@ -86,6 +89,9 @@ export class Switch {
   /** Software GSO for superframes a port can't take (segments come from `pool`). */
   readonly gso: Segmenter;
   readonly segOut = new Batch(256);
+  /** Underlay GRO (null = off). */
+  readonly gro: Coalescer | null;
+  private readonly groOut = new Batch(512);
   /** IPv4 ID for outer headers (one counter per switch, as Linux's per-destination counter simplified). */
   ipId = 1;
   now = 0;
@@ -123,6 +129,7 @@ export class Switch {
     this.pool = new Pool(cfg.poolSize ?? 1024, SMALL_SLOT);
     this.superPool = new Pool(cfg.superPoolSize ?? 64, SUPER_SLOT);
     this.gso = new Segmenter({ pool: this.pool });
+    this.gro = cfg.gro === false ? null : new Coalescer({ superPool: this.superPool });
     if (cfg.underlayMac) {
       const parts = cfg.underlayMac.split(':').map((x) => Number.parseInt(x, 16));
       this.underlayMac.set(parts);
@@ -242,6 +249,20 @@ export class Switch {
   receive(inPort: number, batch: Batch, now: number): void {
     this.now = now;
     const port = this.ports.get(inPort);
+    // Underlay GRO (NAPI-style, per batch): in-order segments of one inner TCP flow inside VXLAN/GPE/
+    // Geneve (or plain TCP) become one encapsulated superframe, so decap and the flow lookup run once
+    // per ~64 KB and the guest port gets one superframe.
+    if (port && port.kind === KIND_UNDERLAY && this.gro !== null && batch.count > 1 && !this.dryRun) {
+      const out = this.groOut;
+      out.count = 0;
+      for (let i = 0; i < batch.count; i++) {
+        this.gro.receive(batch.packets[i]!, out, now);
+        batch.packets[i] = null;
+      }
+      batch.count = 0;
+      this.gro.flush(out);
+      batch = out;
+    }
     for (let i = 0; i < batch.count; i++) {
       const p = batch.packets[i]!;
       batch.packets[i] = null;

@@ -19,6 +19,7 @@ import {
   type Packet,
   SUPERFRAME,
 } from '../packet/packet.ts';
+import { GSO_UDP_TUNNEL } from '../offload/tunnel-gso.ts';
 import { decapFrame, newDecap } from '../tunnel/decap-frame.ts';
 import * as R from '../tunnel/decap-reasons.ts';
 import * as arp from '../wire/arp.ts';
@@ -98,6 +99,9 @@ export function underlayInput(sw: Switch, port: Port, p: Packet): Port | null {
     p.tunTos = ((b[l3]! & 0x0f) << 4) | (b[l3 + 1]! >>> 4);
     p.tunTtl = b[l3 + 7]!;
   }
+  // A GRO aggregate of tunnel packets: after decap it is a plain inner superframe (drop the
+  // encapsulated-GSO bits 0x20/0x40 that GRO set).
+  if (p.gsoType !== 0) p.gsoType &= ~GSO_UDP_TUNNEL;
   if (d.encap === ENCAP_VXLAN_SOE && d.mss > 0) {
     // One unsegmented guest frame: hand it on as a superframe that the guest port (or software GSO)
     // cuts at the carried MSS.

@@ -32,7 +32,10 @@ export class UdpDgramPort implements IoBackend {
   readonly socket: Socket;
   readonly family: 4 | 6;
   readonly inPort: number;
-  private readonly queue: Packet[] = [];
+  /** Received packets waiting for rxBurst: a fixed ring of queueLimit slots (head, count). */
+  private readonly queue: (Packet | null)[];
+  private qHead = 0;
+  private qCount = 0;
   private readonly queueLimit: number;
   private readable: (() => void) | null = null;
   private wakePending = false;
@@ -56,6 +59,7 @@ export class UdpDgramPort implements IoBackend {
     this.pool = o.pool;
     this.inPort = o.inPort ?? 0;
     this.queueLimit = o.queueLimit ?? 1024;
+    this.queue = new Array(this.queueLimit).fill(null);
     this.name = `${o.address}:${o.port}`;
     this.caps = {
       l2: false,
@@ -78,7 +82,7 @@ export class UdpDgramPort implements IoBackend {
 
   private receive(msg: Buffer, address: string, port: number): void {
     const c = this.counters;
-    if (this.queue.length >= this.queueLimit) {
+    if (this.qCount >= this.queueLimit) {
       c.add('rx-drop-queue-full');
       return;
     }
@@ -109,13 +113,13 @@ export class UdpDgramPort implements IoBackend {
       p.tunIpVersion = 4;
       parseIpv4(address, p.tunSrc, 0);
     }
-    this.queue.push(p);
+    this.queue[(this.qHead + this.qCount++) % this.queueLimit] = p;
     if (this.readable !== null && !this.wakePending) {
       // One wake-up per turn of the loop, however many datagrams arrived in it.
       this.wakePending = true;
       setImmediate(() => {
         this.wakePending = false;
-        if (this.readable !== null && this.queue.length > 0) this.readable();
+        if (this.readable !== null && this.qCount > 0) this.readable();
       });
     }
   }
@@ -123,8 +127,11 @@ export class UdpDgramPort implements IoBackend {
   rxBurst(out: Batch): number {
     let n = 0;
     const v = this.counters;
-    while (this.queue.length > 0 && !out.full) {
-      const p = this.queue.shift()!;
+    while (this.qCount > 0 && !out.full) {
+      const p = this.queue[this.qHead]!;
+      this.queue[this.qHead] = null;
+      this.qHead = (this.qHead + 1) % this.queueLimit;
+      this.qCount--;
       out.push(p);
       v.add('rx-packets');
       v.add('rx-bytes', p.end - p.start);
@@ -161,15 +168,18 @@ export class UdpDgramPort implements IoBackend {
 
   onReadable(cb: (() => void) | null): void {
     this.readable = cb;
-    if (cb !== null && this.queue.length > 0) setImmediate(() => this.readable?.());
+    if (cb !== null && this.qCount > 0) setImmediate(() => this.readable?.());
   }
 
   close(): void {
     if (this.closed) return;
     this.closed = true;
     this.readable = null;
-    for (const p of this.queue) this.pool.free(p);
-    this.queue.length = 0;
+    for (; this.qCount > 0; this.qCount--) {
+      this.pool.free(this.queue[this.qHead]!);
+      this.queue[this.qHead] = null;
+      this.qHead = (this.qHead + 1) % this.queueLimit;
+    }
     this.socket.close();
   }
 }

@@ -50,7 +50,7 @@ function copiedOptions(b: Uint8Array, l3: number, hlen: number): number {
     }
     const len = b[i + 1]!; // checkOptions() guaranteed 2 <= len and i + len <= end
     if (ipv4.optionCopied(t)) {
-      copiedOpts.set(b.subarray(i, i + len), n);
+      for (let k = 0; k < len; k++) copiedOpts[n + k] = b[i + k]!;
       n += len;
     }
     i += len;
@@ -106,7 +106,7 @@ export function fragment4(
     copyBytes(ob, s, b, pkt.start, l2len + ipv4.HEADER_LEN);
     if (k === 0) copyBytes(ob, ip + ipv4.HEADER_LEN, b, l3 + ipv4.HEADER_LEN, hlen1 - ipv4.HEADER_LEN);
     else {
-      ob.set(copiedOpts.subarray(0, optLen), ip + ipv4.HEADER_LEN);
+      for (let k = 0; k < optLen; k++) ob[ip + ipv4.HEADER_LEN + k] = copiedOpts[k]!;
       ob[ip] = 0x40 | (hl >>> 2);
     }
     copyBytes(ob, ip + hl, b, payload + done, chunk);

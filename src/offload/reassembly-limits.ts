@@ -72,7 +72,13 @@ export class ReassemblyMemory {
    */
   constructor(memoryBytes = DEFAULT_CONFIG.memoryBytes, slab?: ArrayBufferLike, slabOffset = 0) {
     this.buffers = Math.max(1, Math.floor(memoryBytes / SUPER_SLOT));
-    this.pool = new Pool(this.buffers, SUPER_SLOT, undefined, slab ?? new ArrayBuffer(this.buffers * SUPER_SLOT), slabOffset);
+    this.pool = new Pool(
+      this.buffers,
+      SUPER_SLOT,
+      undefined,
+      slab ?? new ArrayBuffer(this.buffers * SUPER_SLOT),
+      slabOffset,
+    );
   }
 
   register(t: ReassemblyTable): void {

@@ -190,7 +190,8 @@ export class Coalescer {
 
   /** Delivers every held aggregate (end of the receive batch). */
   flush(out: Batch): void {
-    for (const h of this.held) {
+    for (let i = 0; i < this.held.length; i++) {
+      const h = this.held[i]!;
       if (h.pkt === null) continue;
       this.counters.v[r.FLUSH_BATCH_END]!++;
       this.deliver(h, out);
@@ -199,7 +200,8 @@ export class Coalescer {
 
   /** Delivers aggregates whose first packet came at or before now − maxAge (gro_flush_timeout). */
   flushOlder(now: number, maxAge: number, out: Batch): void {
-    for (const h of this.held) {
+    for (let i = 0; i < this.held.length; i++) {
+      const h = this.held[i]!;
       if (h.pkt === null || now - h.born < maxAge) continue;
       this.counters.v[r.FLUSH_TIMER]!++;
       this.deliver(h, out);
@@ -268,7 +270,9 @@ export class Coalescer {
   private hold(p: Packet, out: Batch, now: number): void {
     let h: Held | null = null;
     let oldest: Held = this.held[0]!;
-    for (const x of this.held) {
+    // Indexed loops on the hot path: for-of allocated an iterator here (seen in a heap profile).
+    for (let i = 0; i < this.held.length; i++) {
+      const x = this.held[i]!;
       if (x.pkt === null) {
         h = x;
         break;

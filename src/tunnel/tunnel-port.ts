@@ -132,7 +132,7 @@ export class TunnelPort {
       idHi,
       idLo,
       ttl: this.ttl < 0 ? 64 : this.ttl,
-      tos: this.tos < 0 ? 0 : this.tos,
+      tos: Math.max(this.tos, 0),
       df: this.df === 'set',
       udpCsum: this.csum,
       greCsum: this.csum,

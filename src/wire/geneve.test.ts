@@ -91,6 +91,10 @@ test('vectors: parse and emit byte-exact', () => {
   assert.equal(geneve.optionCritical(b, 8), true);
   assert.equal(geneve.optionLen(b, 8), 8);
   assert.equal(geneve.optionDataLen(b, 16), 0);
+  assert.equal(geneve.findOption(b, 0, 0x0102, 0x00), 8, 'type matched without the critical bit');
+  assert.equal(geneve.findOption(b, 0, 0xffff, 0x03), 16);
+  assert.equal(geneve.findOption(b, 0, 0xffff, 0x04), -1);
+  assert.equal(geneve.findOption(fromHex(VECTORS[0]!.hex), 0, 0x0102, 0x80), -1);
 });
 
 test('hot-path parse validates options in place without touching the Repr options buffer', () => {

@@ -89,6 +89,18 @@ export function walkOptions(b: Uint8Array, at: number, optEnd: number): number {
   return count | crit;
 }
 
+/**
+ * Offset of the first option with this class and type (type compared without the critical bit) in the
+ * header at o, or -1. Call only after `check`/`parse` accepted the header (the walk trusts the lengths).
+ */
+export function findOption(b: Uint8Array, o: number, cls: number, type: number): number {
+  const optEnd = o + HEADER_LEN + optionsLen(b, o);
+  for (let at = o + HEADER_LEN; at < optEnd; at += OPTION_HEADER_LEN + ((b[at + 3]! & 0x1f) << 2)) {
+    if (u16(b, at) === cls && ((b[at + 2]! ^ type) & 0x7f) === 0) return at;
+  }
+  return -1;
+}
+
 export function check(b: Uint8Array, o: number, end: number): Status {
   if (end - o < HEADER_LEN) return TRUNCATED;
   if (b[o + VER_OPTLEN]! >>> 6 !== 0) return BAD_VERSION;

@@ -137,6 +137,15 @@ describe('ipv4', () => {
     );
   });
 
+  it('a reused repr keeps [optionsLen, 40) zero', () => {
+    const r = ipv4.newRepr();
+    for (const v of [VECTORS[1]!, VECTORS[0]!, VECTORS[1]!, VECTORS[0]!]) {
+      const b = fromHex(v.hex);
+      assert.equal(ipv4.parse(b, 0, b.length, r), OK);
+      assert.deepEqual(r.options.subarray(r.optionsLen), new Uint8Array(40 - r.optionsLen));
+    }
+  });
+
   it('accessors agree with the repr and setters round-trip', () => {
     const r = filled({ df: true, mf: true, fragOffset: 8 * 100, ident: 0xbeef, ttl: 9, protocol: 47 });
     const b = new Uint8Array(20 + 10);

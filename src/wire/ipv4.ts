@@ -168,7 +168,7 @@ export interface Ipv4Repr {
   protocol: number;
   src: number;
   dst: number;
-  /** Options bytes, padding included (a multiple of 4, ≤ 40); only [0, optionsLen) is meaningful. */
+  /** Options bytes, padding included (a multiple of 4, ≤ 40); [optionsLen, 40) is zero. */
   options: Uint8Array;
   optionsLen: number;
 }
@@ -192,7 +192,7 @@ export function newRepr(): Ipv4Repr {
   };
 }
 
-/** check + header checksum verify + fields. The unused tail of `out.options` is zeroed. */
+/** check + header checksum verify + fields. */
 export function parse(b: Uint8Array, o: number, end: number, out: Ipv4Repr): Status {
   const st = check(b, o, end);
   if (st !== OK) return st;
@@ -211,8 +211,11 @@ export function parse(b: Uint8Array, o: number, end: number, out: Ipv4Repr): Sta
   out.protocol = protocol(b, o);
   out.src = src(b, o);
   out.dst = dst(b, o);
+  // Bytes past optionsLen stay zero (the Repr invariant): only the tail the previous parse used is cleared.
+  const prev = out.optionsLen;
   out.optionsLen = hlen - HEADER_LEN;
-  for (let i = 0; i < MAX_OPTIONS_LEN; i++) out.options[i] = i < out.optionsLen ? b[o + HEADER_LEN + i]! : 0;
+  for (let i = 0; i < out.optionsLen; i++) out.options[i] = b[o + HEADER_LEN + i]!;
+  for (let i = out.optionsLen; i < prev; i++) out.options[i] = 0;
   return OK;
 }
 

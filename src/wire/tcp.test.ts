@@ -157,6 +157,17 @@ describe('tcp', () => {
     );
   });
 
+  it('a reused repr keeps [optionsLen, 40) zero', () => {
+    const r = tcp.newRepr();
+    const long = fromHex(VECTOR.segment);
+    const short = long.slice();
+    short[12] = 0x60 | (short[12]! & 0x0f); // data offset 6: 4 option bytes
+    for (const b of [long, short, long, short]) {
+      assert.equal(tcp.parse(b, 0, b.length, r), OK);
+      assert.deepEqual(r.options.subarray(r.optionsLen), new Uint8Array(40 - r.optionsLen));
+    }
+  });
+
   it('setters keep the other bits', () => {
     const { r } = fc.sample(arbTcp, { numRuns: 1, seed: 3 })[0]!;
     const b = new Uint8Array(60);

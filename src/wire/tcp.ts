@@ -149,8 +149,11 @@ export function parse(b: Uint8Array, o: number, end: number, out: TcpRepr): Stat
   out.window = window(b, o);
   out.checksum = checksumField(b, o);
   out.urgent = urgent(b, o);
+  // Bytes past optionsLen stay zero (the Repr invariant): only the tail the previous parse used is cleared.
+  const prev = out.optionsLen;
   out.optionsLen = headerLen(b, o) - HEADER_LEN;
-  for (let i = 0; i < MAX_OPTIONS_LEN; i++) out.options[i] = i < out.optionsLen ? b[o + HEADER_LEN + i]! : 0;
+  for (let i = 0; i < out.optionsLen; i++) out.options[i] = b[o + HEADER_LEN + i]!;
+  for (let i = out.optionsLen; i < prev; i++) out.options[i] = 0;
   return OK;
 }
 

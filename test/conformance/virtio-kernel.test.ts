@@ -59,7 +59,7 @@ os.set_blocking(fd, False)
 def drain():
     got = []
     while True:
-        r, _, _ = select.select([fd], [], [], 0.3)
+        r, _, _ = select.select([fd], [], [], 0.6)
         if not r: return got
         got.append(os.read(fd, 70000))
 def ipv4(pkts): return [p for p in pkts if p[10 + 12:10 + 14] == b'\\x08\\x00']

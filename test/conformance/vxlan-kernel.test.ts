@@ -50,7 +50,7 @@ sh('ip link set lo up; ip link add veth0 type veth peer name veth1; ip addr add 
    'ip link add vx0 type vxlan id ${VNI} local 10.8.0.1 remote 10.8.0.2 dstport 4789 dev veth0 nolearning; '
    'ip link set vx0 address 02:00:00:00:01:01; ip addr add 10.7.0.1/24 dev vx0; ip link set vx0 up; '
    'ip link add vxg type vxlan gpe external dstport 4790; ip link set vxg up')
-cap = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3)); cap.bind(('veth1', 0)); cap.settimeout(1.0)
+cap = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3)); cap.bind(('veth1', 0)); cap.settimeout(5.0)
 time.sleep(0.1)
 while True:   # drain what the kernel sent while coming up (IPv6 DAD/RS)
     try: cap.recv(70000, socket.MSG_DONTWAIT)

@@ -177,7 +177,7 @@ function show(x: unknown): string {
   );
 }
 
-function fuzzCodec(found: Found): void {
+function fuzzCodec(found: Found, diagnostic: (msg: string) => void): void {
   const checker = new Checker(found.codec);
   const seeds = validSeeds(found, 64, SEED);
   const randomRuns = Math.ceil(RUNS / 5);
@@ -204,12 +204,16 @@ function fuzzCodec(found: Found): void {
   }
   // Mutations must still reach the accept path, or the re-emit invariant is never exercised.
   assert.ok(checker.parsedOk > 0, `${tag}: no fuzz input parsed OK`);
+  diagnostic(
+    `${found.where}: ${seeds.length} seed frames, ${checker.parsedOk} of ${checker.inputs} inputs parsed OK`,
+  );
 }
 
 describe('fuzz: every src/wire codec', async () => {
   for (const file of wireModules()) {
     const found = await codecsOf(file);
-    for (const f of found) test(`${f.where} (${f.codec.name}) × ${RUNS}`, () => fuzzCodec(f));
+    for (const f of found)
+      test(`${f.where} (${f.codec.name}) × ${RUNS}`, (t) => fuzzCodec(f, (m) => t.diagnostic(m)));
   }
 });
 

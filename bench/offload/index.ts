@@ -1,0 +1,16 @@
+// `node bench/run.ts offload`: the offload suite for the shared harness (bench/lib/measure.ts).
+// gso-gro.ts: software GSO and GRO (engineer D). frag-stt.ts (IP fragmentation/reassembly, STT) is
+// added when it loads, so one file's work in progress does not take the other's numbers down.
+import type { Bench } from '../lib/measure.ts';
+import { benches as gsoGro } from './gso-gro.ts';
+
+export async function benches(): Promise<Bench[]> {
+  const all = gsoGro();
+  try {
+    const frag = (await import('./frag-stt.ts')) as { benches?: () => Bench[] | Promise<Bench[]> };
+    if (typeof frag.benches === 'function') all.push(...(await frag.benches()));
+  } catch (e) {
+    console.error(`bench/offload/frag-stt.ts not loaded: ${(e as Error).message}`);
+  }
+  return all;
+}
