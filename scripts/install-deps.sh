@@ -5,7 +5,7 @@
 #   openvswitch-common/-switch ovs-ofctl (flow-syntax oracle) and OVS userspace (interop peer)
 #   python3-os-ken, etcd-server  OpenFlow controller and distributed store peers
 set -euo pipefail
-pkgs=(tshark python3-scapy iperf3 iputils-ping iproute2 ethtool tcpdump openvswitch-common openvswitch-switch
+pkgs=(g++ make tshark python3-scapy iperf3 iputils-ping iproute2 ethtool tcpdump openvswitch-common openvswitch-switch
   python3-os-ken etcd-server)
 missing=()
 for p in "${pkgs[@]}"; do

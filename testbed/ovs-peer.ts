@@ -20,7 +20,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CommandError, ip } from './netns.ts';
+import { CommandError, ip, nsRun } from './netns.ts';
 
 export const OVS_VSWITCHD = '/usr/sbin/ovs-vswitchd';
 export const OVSDB_SERVER = '/usr/sbin/ovsdb-server';
@@ -56,6 +56,11 @@ export interface OvsPeerSpec {
     dstPort?: number;
     /** options:csum (outer UDP checksum / GRE checksum on transmit). */
     csum?: boolean;
+    /**
+     * More `options:` (e.g. { in_key: 'flow', out_key: 10752 } for NVGRE, whose receive key varies
+     * with the FlowID byte); an in_key/out_key here replaces `key`.
+     */
+    options?: Record<string, string | number | boolean>;
   };
   /** Prefill OVS's tunnel neighbour cache (`tnl/arp/set`) instead of letting it ARP. */
   peerMac?: string;
@@ -191,7 +196,9 @@ export function startOvsPeer(spec: OvsPeerSpec): OvsPeer {
     tryRun('tnl/neigh/show', () => appctl('tnl/neigh/show'));
     tryRun('ovs/route/show', () => appctl('ovs/route/show'));
     tryRun('ovs-vsctl show', () => vsctl('show'));
-    tryRun('log tail', () => readFileSync(join(dir, 'ovs-vswitchd.log'), 'utf8').split('\n').slice(-30).join('\n'));
+    tryRun('log tail', () =>
+      readFileSync(join(dir, 'ovs-vswitchd.log'), 'utf8').split('\n').slice(-30).join('\n'),
+    );
     return parts.join('\n');
   };
 
@@ -216,13 +223,12 @@ export function startOvsPeer(spec: OvsPeerSpec): OvsPeer {
       '-vconsole:off',
     ]);
     const t = spec.tunnel;
-    const opts = [
-      `options:remote_ip=${t.remoteIp}`,
-      `options:local_ip=${spec.underlayAddr}`,
-      `options:key=${t.key}`,
-    ];
+    const opts = [`options:remote_ip=${t.remoteIp}`, `options:local_ip=${spec.underlayAddr}`];
+    const extra = t.options ?? {};
+    if (!('in_key' in extra) && !('out_key' in extra)) opts.push(`options:key=${t.key}`);
     if (t.dstPort !== undefined) opts.push(`options:dst_port=${t.dstPort}`);
     if (t.csum !== undefined) opts.push(`options:csum=${t.csum}`);
+    for (const [k, v] of Object.entries(extra)) opts.push(`options:${k}=${v}`);
     vsctl(
       '--',
       'add-br',
@@ -270,4 +276,21 @@ export function startOvsPeer(spec: OvsPeerSpec): OvsPeer {
     throw e;
   }
   return { spec, dir, vsctl, appctl, diagnostics, stop };
+}
+
+/**
+ * Receive-queue drops of every AF_PACKET socket in `ns` (`ss -0 -m`: skmem d = sk_drops), as
+ * "dev(process) N". OVS system ports read with the default 208 KiB receive buffer (212992 =
+ * net.core.rmem_default) and one poll thread, so a TCP burst overflows them (ovs-userspace.md §5):
+ * this says on which side of a link the loss behind TCP retransmissions happened.
+ */
+export function packetSocketDrops(ns: string): string[] {
+  const out: string[] = [];
+  for (const line of nsRun(ns, '/usr/bin/ss', ['-0', '-a', '-m', '-p']).split('\n')) {
+    const dev = line.match(/\*:(\S+)\s/);
+    const proc = line.match(/users:\(\("([^"]+)"/);
+    const drops = line.match(/skmem:\([^)]*\bd(\d+)\)/);
+    if (dev && drops) out.push(`${dev[1]}(${proc?.[1] ?? '?'}) ${drops[1]}`);
+  }
+  return out;
 }

@@ -35,6 +35,13 @@ import {
 } from '../flow/key.ts';
 import { FlowTables } from '../flow/table.ts';
 import { GSO_DROPPED, Segmenter } from '../offload/gso.ts';
+import { Ipv4Reassembler } from '../offload/ipv4-reassemble.ts';
+import { Ipv6Reassembler } from '../offload/ipv6-reassemble.ts';
+import { PmtuResponder } from '../offload/pmtu.ts';
+import { ReassemblyMemory } from '../offload/reassembly-limits.ts';
+import { SoeTransmitter } from '../offload/soe-tx.ts';
+import { SttReassembler } from '../offload/stt-reassemble.ts';
+import { SttSegmenter } from '../offload/stt-segment.ts';
 import { Coalescer } from '../offload/tcp-gro.ts';
 import { Batch } from '../packet/batch.ts';
 import { NEEDS_CSUM, type Packet, SUPERFRAME } from '../packet/packet.ts';
@@ -62,6 +69,8 @@ export interface SwitchConfig {
   macAgingMs?: number;
   /** GRO on underlay ports (default on). */
   gro?: boolean;
+  /** Memory for outer IP and STT reassembly (default 4 MiB). */
+  reassemblyBytes?: number;
 }
 
 export interface TraceStep {
@@ -89,6 +98,16 @@ export class Switch {
   /** Software GSO for superframes a port can't take (segments come from `pool`). */
   readonly gso: Segmenter;
   readonly segOut = new Batch(256);
+  /** Outer IP and STT reassembly, sharing one bounded memory (default 4 MiB). */
+  readonly reasmMemory: ReassemblyMemory;
+  readonly reasm4: Ipv4Reassembler;
+  readonly reasm6: Ipv6Reassembler;
+  readonly sttRx: SttReassembler;
+  /** ICMP frag-needed / packet-too-big towards guests whose frames don't fit a tunnel. */
+  readonly pmtu: PmtuResponder;
+  private readonly sttTx = new Map<string, SttSegmenter>();
+  private readonly soeTx = new Map<string, SoeTransmitter>();
+  private txGeneration = 0;
   /** Underlay GRO (null = off). */
   readonly gro: Coalescer | null;
   private readonly groOut = new Batch(512);
@@ -130,6 +149,11 @@ export class Switch {
     this.superPool = new Pool(cfg.superPoolSize ?? 64, SUPER_SLOT);
     this.gso = new Segmenter({ pool: this.pool });
     this.gro = cfg.gro === false ? null : new Coalescer({ superPool: this.superPool });
+    this.pmtu = new PmtuResponder(this.pool);
+    this.reasmMemory = new ReassemblyMemory(cfg.reassemblyBytes ?? 4 << 20);
+    this.reasm4 = new Ipv4Reassembler({}, this.reasmMemory);
+    this.reasm6 = new Ipv6Reassembler({}, this.reasmMemory);
+    this.sttRx = new SttReassembler({}, this.reasmMemory);
     if (cfg.underlayMac) {
       const parts = cfg.underlayMac.split(':').map((x) => Number.parseInt(x, 16));
       this.underlayMac.set(parts);
@@ -207,6 +231,70 @@ export class Switch {
     this.vteps.set(vni, list);
   }
 
+  // ---- per-destination transmitters (STT, SOE): made on first use, dropped when a MAC changes ----
+
+  private txKey(t: TunnelPort, remote: Uint8Array, extra: number): string {
+    if (this.txGeneration !== this.neighbours.generation) {
+      this.sttTx.clear();
+      this.soeTx.clear();
+      this.txGeneration = this.neighbours.generation;
+    }
+    return `${t.name}|${remote.subarray(0, t.ipVersion === 4 ? 4 : 16).join('.')}|${extra}`;
+  }
+
+  sttSegmenter(t: TunnelPort, remote: Uint8Array, mac: Uint8Array): SttSegmenter {
+    const key = this.txKey(t, remote, 0);
+    let s = this.sttTx.get(key);
+    if (!s) {
+      const l2 = new Uint8Array(14);
+      l2.set(mac.subarray(0, 6), 0);
+      l2.set(this.underlayMac, 6);
+      l2[12] = t.ipVersion === 4 ? 0x08 : 0x86;
+      l2[13] = t.ipVersion === 4 ? 0x00 : 0xdd;
+      const n = t.ipVersion === 4 ? 4 : 16;
+      s = new SttSegmenter({
+        l2,
+        ipVersion: t.ipVersion === 4 ? 4 : 6,
+        src: t.local.slice(0, n),
+        dst: remote.slice(0, n),
+        ttl: t.ttl < 0 ? 64 : t.ttl,
+        tos: Math.max(t.tos, 0),
+        df: t.df !== 'clear',
+        dstPort: t.dstPort || 7471,
+      });
+      this.sttTx.set(key, s);
+    }
+    return s;
+  }
+
+  soeTransmitter(t: TunnelPort, remote: Uint8Array, vni: number, mac: Uint8Array): SoeTransmitter {
+    const key = this.txKey(t, remote, vni);
+    let s = this.soeTx.get(key);
+    if (!s) {
+      const l2 = new Uint8Array(14);
+      l2.set(mac.subarray(0, 6), 0);
+      l2.set(this.underlayMac, 6);
+      l2[12] = 0x08;
+      s = new SoeTransmitter(
+        {
+          l2,
+          src: t.local.slice(0, 4),
+          dst: remote.slice(0, 4),
+          ttl: t.ttl < 0 ? 64 : t.ttl,
+          tos: Math.max(t.tos, 0),
+          vni: vni & 0xffffff,
+          dstPort: t.dstPort || 4789,
+          udpCsum: t.csum,
+        },
+        this.pool,
+        this.gso,
+        new Batch(256),
+      );
+      this.soeTx.set(key, s);
+    }
+    return s;
+  }
+
   // ---- timers and tracing ----
 
   /** Expires idle/hard-timeout flows and aged MACs; call about once a second. */
@@ -214,6 +302,9 @@ export class Switch {
     this.now = now;
     this.tables.expire(now);
     this.macs.expire(now);
+    this.reasm4.tick(now);
+    this.reasm6.tick(now);
+    this.sttRx.tick(now);
   }
 
   /**
@@ -275,12 +366,14 @@ export class Switch {
       port.rxBytes += p.end - p.start;
       p.inPort = inPort;
       if (port.kind === KIND_UNDERLAY) {
-        const tunnelPort = underlayInput(this, port, p);
-        if (tunnelPort === null) continue; // consumed (ARP, reassembly in progress) or dropped
-        p.inPort = tunnelPort.no;
-        if (this.trace) this.trace.push(`decap: ${tunnelPort.name} tun_id=0x${p.tunIdLo.toString(16)}`);
+        const q = underlayInput(this, port, p);
+        if (q === null) continue; // consumed (ARP, reassembly in progress) or dropped
+        const tunnelPort = this.ports.get(q.inPort)!;
+        if (this.trace) this.trace.push(`decap: ${tunnelPort.name} tun_id=0x${q.tunIdLo.toString(16)}`);
         tunnelPort.rxPackets++;
-        tunnelPort.rxBytes += p.end - p.start;
+        tunnelPort.rxBytes += q.end - q.start;
+        this.pipeline(q);
+        continue;
       }
       this.pipeline(p);
     }

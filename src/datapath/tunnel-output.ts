@@ -1,12 +1,26 @@
 // Output to a tunnel port: pick the remote VTEP and key (fixed by the port, or from the flow's tun_dst /
-// tun_id), resolve the underlay next hop, put the cached outer template in front and stage the result on
-// the underlay port. A missing next-hop MAC sends an ARP request and drops the packet (as the kernel does
-// once its small neighbour queue is full; nvo keeps no queue).
+// tun_id), resolve the underlay next hop, encapsulate and stage the result on the underlay port.
+//
+//   VXLAN, GPE, Geneve, GRE, NVGRE  cached outer template in the headroom (outer-template.ts);
+//                                   a guest superframe is cut by software tunnel GSO to the underlay MTU
+//   STT                             18-byte STT header carrying the guest's offload state, then TCP-like
+//                                   segments (offload/stt-segment.ts) — or ONE TCP superframe when the
+//                                   underlay port does TSO (vnet_hdr): the point of STT
+//   VXLAN-SOE                       one datagram with S and the guest MSS, outer IPv4 fragmented
+//                                   (offload/soe-tx.ts)
+//   too big, not a superframe       ICMP fragmentation-needed / packet-too-big back to the guest when DF
+//                                   (offload/pmtu.ts, as Linux vxlan), else a counted drop
+// A missing next-hop MAC sends an ARP request and drops the packet (nvo keeps no neighbour queue).
 import { type FlowKey, TUN_DST, TUN_ID, TUN_IPV6_DST } from '../flow/key.ts';
 import { completeCsum } from '../offload/csum-complete.ts';
 import { GSO_DROPPED, GSO_PASSED } from '../offload/gso.ts';
+import * as pmtu from '../offload/pmtu.ts';
+import * as soeTx from '../offload/soe-tx.ts';
+import * as sttTx from '../offload/stt-segment.ts';
 import {
+  CSUM_VALID,
   ENCAP_STT,
+  ENCAP_VXLAN_SOE,
   GSO_ECN,
   GSO_NONE,
   GSO_UDP_L4,
@@ -15,15 +29,18 @@ import {
   SUPERFRAME,
 } from '../packet/packet.ts';
 import { applyTemplate, sourcePort } from '../tunnel/outer-template.ts';
+import type { TunnelPort } from '../tunnel/tunnel-port.ts';
 import * as arp from '../wire/arp.ts';
 import { formatIpv6, setU16, setU32 } from '../wire/bytes.ts';
 import { OK } from '../wire/status.ts';
+import * as stt from '../wire/stt.ts';
 import type { Port } from './port.ts';
 import type { Switch } from './switch.ts';
 
 const remote4 = new Uint8Array(4);
 const remote6 = new Uint8Array(16);
 const BROADCAST = new Uint8Array([0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
+const sttRepr = stt.newRepr();
 
 export function tunnelOutput(sw: Switch, port: Port, p: Packet, w: FlowKey): void {
   const t = port.tunnel!;
@@ -42,10 +59,6 @@ export function tunnelOutput(sw: Switch, port: Port, p: Packet, w: FlowKey): voi
   }
   const idHi = t.keyFromFlow ? w[TUN_ID]! : t.keyHi;
   const idLo = t.keyFromFlow ? w[TUN_ID + 1]! : t.keyLo;
-  if (t.encap === ENCAP_STT) {
-    sw.drop(p, sw.counters.id('drop-tunnel-encap-unsupported'));
-    return;
-  }
 
   // Next hop on the underlay.
   let mac: Uint8Array;
@@ -75,6 +88,16 @@ export function tunnelOutput(sw: Switch, port: Port, p: Packet, w: FlowKey): voi
     sw.drop(p, sw.counters.id('drop-tunnel-no-underlay'));
     return;
   }
+  port.txPackets++;
+  port.txBytes += p.end - p.start;
+  if (t.encap === ENCAP_STT) {
+    sttOutput(sw, t, underlay, p, remote, idHi, idLo, mac);
+    return;
+  }
+  if (t.encap === ENCAP_VXLAN_SOE) {
+    soeOutput(sw, t, underlay, p, remote, idLo, mac);
+    return;
+  }
   const tpl = t.template(remote, idHi, idLo, sw.underlayMac, mac, sw.neighbours.generation);
   if (p.start < tpl.len) {
     sw.drop(p, sw.counters.id('drop-no-headroom'));
@@ -87,9 +110,9 @@ export function tunnelOutput(sw: Switch, port: Port, p: Packet, w: FlowKey): voi
     sw.drop(p, sw.counters.id('drop-tunnel-bad-partial-checksum'));
     return;
   }
-  const outerIpLen = p.end - p.start + tpl.len - tpl.l3;
-  if (outerIpLen > underlay.mtu && !superframe) {
-    sw.drop(p, sw.counters.id('drop-tunnel-too-big'));
+  if (!superframe && p.end - p.start + tpl.len - tpl.l3 > underlay.mtu) {
+    // Tunnel MTU for the guest's IP packet: underlay MTU − outer headers − the inner Ethernet header.
+    tooBig(sw, p, underlay.mtu - (tpl.len - tpl.l3) - 14);
     return;
   }
   const innerL2 = p.start;
@@ -103,10 +126,110 @@ export function tunnelOutput(sw: Switch, port: Port, p: Packet, w: FlowKey): voi
   p.l3 = o + tpl.l3;
   p.l4 = o + tpl.l4;
   p.tunEncap = t.encap;
-  port.txPackets++;
-  port.txBytes += p.end - p.start;
   if (superframe) segmentToUnderlay(sw, underlay, p, tpl.len - tpl.l3);
   else sw.stage(underlay, p);
+}
+
+/**
+ * A guest frame that won't fit the tunnel: ICMP "fragmentation needed" / "packet too big" back to the
+ * guest when it said DF (or is IPv6), as the kernel's vxlan does; otherwise a counted drop (nvo does
+ * not fragment inner packets: the guest's TCP sees the ICMP and lowers its MSS).
+ */
+function tooBig(sw: Switch, p: Packet, tunnelMtu: number): void {
+  const r = sw.pmtu.check(p, tunnelMtu, sw.now);
+  if (r === pmtu.ICMP_SENT) {
+    const q = sw.pmtu.out!;
+    const back = sw.ports.get(p.inPort);
+    sw.counters.add('tx-icmp-frag-needed');
+    if (back) sw.stage(back, q);
+    else q.owner?.free(q);
+    sw.drop(p, sw.counters.id('drop-tunnel-too-big-icmp'));
+    return;
+  }
+  sw.drop(p, sw.counters.id('drop-tunnel-too-big'));
+}
+
+/**
+ * STT: the guest's offload state goes in the STT header (draft-davie-stt-08 §3.2) so the far end can
+ * hand its guest the same superframe: P + L4 offset for a partial checksum, MSS for a TSO frame, C
+ * when the checksum is known good.
+ */
+function sttOutput(
+  sw: Switch,
+  t: TunnelPort,
+  underlay: Port,
+  p: Packet,
+  remote: Uint8Array,
+  idHi: number,
+  idLo: number,
+  mac: Uint8Array,
+): void {
+  if (p.start < stt.HEADER_LEN + 80) {
+    sw.drop(p, sw.counters.id('drop-no-headroom'));
+    return;
+  }
+  const r = sttRepr;
+  r.version = 0;
+  r.flags = 0;
+  r.l4Offset = 0;
+  r.mss = 0;
+  r.tci = 0;
+  r.ctxHi = idHi;
+  r.ctxLo = idLo;
+  const b = p.buf;
+  const innerL2 = p.start;
+  if ((p.flags & NEEDS_CSUM) !== 0) {
+    r.flags = stt.FLAG_CSUM_PARTIAL | (p.csumOffset === 16 ? stt.FLAG_TCP : 0);
+    r.l4Offset = p.csumStart - innerL2;
+    if (b[innerL2 + 12] === 0x08 && b[innerL2 + 13] === 0x00) r.flags |= stt.FLAG_IPV4;
+    if (p.gsoType !== GSO_NONE) r.mss = p.gsoSize;
+  } else if ((p.flags & CSUM_VALID) !== 0) r.flags = stt.FLAG_CSUM_VERIFIED;
+  const h = p.start - stt.HEADER_LEN;
+  stt.emit(r, b, h);
+  p.start = h;
+  // The STT frame is now the unit: the inner offload state travels in its header.
+  p.flags &= ~(NEEDS_CSUM | CSUM_VALID | SUPERFRAME);
+  p.gsoType = GSO_NONE;
+  p.gsoSize = 0;
+  const seg = sw.sttSegmenter(t, remote, mac);
+  const out = sw.segOut;
+  out.clear();
+  const res = seg.segment(p, underlay.mtu, sw.pool, out, underlay.txOffload);
+  if (res === sttTx.SEGMENTED) p.owner?.free(p);
+  else if (res !== sttTx.IN_PLACE) {
+    out.clear();
+    sw.drop(p, sw.counters.id(`drop-stt-${STT_FAIL[res] ?? res}`));
+    return;
+  }
+  for (let i = 0; i < out.count; i++) sw.stage(underlay, out.packets[i]!);
+  out.clear();
+}
+
+const STT_FAIL = ['', '', 'too-big', 'no-buffers', 'no-headroom', 'mtu-too-small'];
+const SOE_FAIL = ['', '', '', 'too-big', 'no-headroom', 'no-buffers', 'bad-csum', 'fallback-failed'];
+
+function soeOutput(
+  sw: Switch,
+  t: TunnelPort,
+  underlay: Port,
+  p: Packet,
+  remote: Uint8Array,
+  vni: number,
+  mac: Uint8Array,
+): void {
+  const tx = sw.soeTransmitter(t, remote, vni, mac);
+  const out = sw.segOut;
+  out.clear();
+  // SOE sends DF clear and fragments the outer datagram: no frame is too big up to 65,499 bytes.
+  const res = tx.send(p, underlay.mtu, out);
+  if (res === soeTx.FRAGMENTED || res === soeTx.FALLBACK) p.owner?.free(p);
+  else if (res !== soeTx.IN_PLACE) {
+    out.clear();
+    sw.drop(p, sw.counters.id(`drop-soe-${SOE_FAIL[res] ?? res}`));
+    return;
+  }
+  for (let i = 0; i < out.count; i++) sw.stage(underlay, out.packets[i]!);
+  out.clear();
 }
 
 /**

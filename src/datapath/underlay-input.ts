@@ -1,125 +1,219 @@
 // Underlay receive: what arrives on nvo's physical side.
 //
 //   ARP for one of nvo's underlay addresses → answered here; any ARP teaches the neighbour table
-//   IPv4/IPv6 to one of nvo's addresses carrying a tunnel → decapsulated to tunnel metadata, then
-//       matched against the tunnel ports (encapsulation, UDP port, local/remote address, key)
+//   IPv4/IPv6 to one of nvo's addresses carrying a tunnel →
+//       outer IP fragment  → IPv4/IPv6 reassembly (bounded, offload/ipv*-reassemble.ts): VXLAN-SOE's
+//                            64 KB datagrams and any tunnel packet a router fragmented
+//       STT segment        → STT reassembly (offload/stt-reassemble.ts; a GRO'd segment that is the
+//                            whole frame takes the fast path, no copy)
+//       then decapsulated to tunnel metadata and matched against the tunnel ports (encapsulation, UDP
+//       port, local/remote address, key)
 //   anything else → a named drop (nvo's underlay address belongs to nvo: nothing leaks to a host stack)
 //
 // Decapsulation strips the outer headers by moving p.start; the inner frame then goes through the one
-// flow lookup, on tunnel metadata + inner headers.
+// flow lookup, on tunnel metadata + inner headers. The result is the packet to go on with (a reassembly
+// buffer may replace the packet that arrived), with p.inPort set to the tunnel port, or null.
+import * as ipr from '../offload/ipv4-reassemble.ts';
+import * as sttr from '../offload/stt-reassemble.ts';
+import { GSO_UDP_TUNNEL } from '../offload/tunnel-gso.ts';
 import {
   CSUM_VALID,
   ENCAP_GRE,
   ENCAP_NVGRE,
+  ENCAP_STT,
   ENCAP_VXLAN,
   ENCAP_VXLAN_SOE,
   GSO_TCPV4,
   GSO_TCPV6,
+  GSO_UDP,
   NEEDS_CSUM,
   type Packet,
   SUPERFRAME,
 } from '../packet/packet.ts';
-import { GSO_UDP_TUNNEL } from '../offload/tunnel-gso.ts';
-import { decapFrame, newDecap } from '../tunnel/decap-frame.ts';
+import { decapFrame, newDecap, sttFrame } from '../tunnel/decap-frame.ts';
 import * as R from '../tunnel/decap-reasons.ts';
 import * as arp from '../wire/arp.ts';
 import { u16, u32 } from '../wire/bytes.ts';
 import * as etherType from '../wire/ether-type.ts';
 import { OK } from '../wire/status.ts';
-import { KIND_TUNNEL, type Port } from './port.ts';
+import * as stt from '../wire/stt.ts';
+import type { Port } from './port.ts';
 import type { Switch } from './switch.ts';
 
 const d = newDecap();
 const opts = { verifyChecksums: true };
 const arpRepr = arp.newRepr();
 
-export function underlayInput(sw: Switch, port: Port, p: Packet): Port | null {
-  const b = p.buf;
+export function underlayInput(sw: Switch, port: Port, p: Packet): Packet | null {
+  const b0 = p.buf;
   const o = p.start;
   if (p.end - o < 14) return drop(sw, p, 'drop-underlay-truncated');
-  const toUs =
-    (b[o]! & 1) === 1 ||
-    (b[o] === sw.underlayMac[0] &&
-      u32(b, o + 2) === u32(sw.underlayMac, 2) &&
-      b[o + 1] === sw.underlayMac[1]);
+  const m = sw.underlayMac;
+  const toUs = (b0[o]! & 1) === 1 || (b0[o] === m[0] && b0[o + 1] === m[1] && u32(b0, o + 2) === u32(m, 2));
   if (!toUs) return drop(sw, p, 'drop-underlay-not-our-mac');
-  const type = u16(b, o + 12);
-  if (type === etherType.ARP) {
+  if (u16(b0, o + 12) === etherType.ARP) {
     handleArp(sw, port, p);
     return null;
   }
   // A frame from a vnet_hdr port may carry a partial outer checksum (NEEDS_CSUM: the kernel never
   // finished it, veth to veth) or one the kernel already checked (CSUM_VALID): verify only the others.
   opts.verifyChecksums = (p.flags & (NEEDS_CSUM | CSUM_VALID)) === 0;
-  const st = decapFrame(b, o, p.end, 1, opts, d);
-  if (st !== R.OK) return drop(sw, p, `drop-underlay-${R.reasonName(st)}`);
-  // Outer addresses and the owning tunnel port.
-  const l3 = d.l3;
-  const v4 = d.ipVersion === 4;
-  const dst = v4 ? u32(b, l3 + 16) : 0;
-  if (v4 && !sw.localIps4.has(dst)) return drop(sw, p, 'drop-underlay-not-our-ip');
-  let tp: Port | null = null;
-  for (let i = 0; i < sw.tunnels.length; i++) {
-    const q = sw.tunnels[i]!;
-    const t = q.tunnel!;
-    // GRE with only K set and type 0x6558 *is* the NVGRE format: the port's type says how to read the key.
-    const encapOk =
-      t.encap === d.encap ||
-      (t.encap === ENCAP_VXLAN_SOE && d.encap === ENCAP_VXLAN) ||
-      (t.encap === ENCAP_GRE && d.encap === ENCAP_NVGRE);
-    // NVGRE's key is VSID (24) | FlowID (8): tun_id is the VSID.
-    const idLo = t.encap === ENCAP_NVGRE ? d.idLo >>> 8 : d.idLo >>> 0;
-    if (!encapOk || t.ipVersion !== d.ipVersion) continue;
-    if (t.dstPort !== 0 && d.dstPort !== t.dstPort && d.protocol === 17) continue;
-    if (!sameAddr(t.local, b, l3 + (v4 ? 16 : 24), v4 ? 4 : 16)) continue;
-    if (t.remote && !sameAddr(t.remote, b, l3 + (v4 ? 12 : 8), v4 ? 4 : 16)) continue;
-    if (!t.keyFromFlow && (t.keyLo !== idLo || t.keyHi !== d.idHi >>> 0)) continue;
-    d.idLo = idLo;
-    tp = q;
-    break;
+  let st = decapFrame(p.buf, p.start, p.end, 1, opts, d);
+  if (st === R.OUTER_FRAGMENT) {
+    if (!isLocal(sw, p.buf, d.l3 + 16, d.ipVersion)) return drop(sw, p, 'drop-underlay-not-our-ip');
+    p.l2 = p.start;
+    p.l3 = d.l3;
+    const re = d.ipVersion === 6 ? sw.reasm6 : sw.reasm4;
+    const res = re.process(p, sw.now);
+    if (res === ipr.HELD) {
+      p.owner?.free(p);
+      return null;
+    }
+    if (res === ipr.DROP) return drop(sw, p, re.counters.names[re.lastDrop]!);
+    if (res === ipr.DONE) {
+      p.owner?.free(p);
+      p = re.out!;
+    }
+    opts.verifyChecksums = (p.flags & (NEEDS_CSUM | CSUM_VALID)) === 0;
+    st = decapFrame(p.buf, p.start, p.end, 1, opts, d);
   }
+  let sttDone = false;
+  if (st === R.STT_SEGMENT || (st === R.OK && d.encap === ENCAP_STT)) {
+    if (!isLocal(sw, p.buf, d.l3 + 16, d.ipVersion)) return drop(sw, p, 'drop-underlay-not-our-ip');
+    p.l2 = p.start;
+    p.l3 = d.l3;
+    if (!opts.verifyChecksums) p.flags |= CSUM_VALID;
+    const res = sw.sttRx.process(p, sw.now);
+    if (res === sttr.HELD) {
+      p.owner?.free(p);
+      return null;
+    }
+    if (res === sttr.DROP) return drop(sw, p, sw.sttRx.counters.names[sw.sttRx.lastDrop]!);
+    if (res === sttr.DONE) {
+      p.owner?.free(p);
+      p = sw.sttRx.out!;
+    }
+    // [start, end) is now the STT frame; outer addresses, ports, TOS and TTL are in the tunnel fields.
+    st = sttFrame(p.buf, p.start, p.end, d);
+    sttDone = true;
+  }
+  if (st !== R.OK) return drop(sw, p, `drop-underlay-${R.reasonName(st)}`);
+  const b = p.buf;
+  if (!sttDone) {
+    // Outer addresses, TOS and TTL into the tunnel metadata (OVS flow_tnl). Byte loops, not
+    // set(subarray()): a subarray is an allocation per packet.
+    const l3 = d.l3;
+    p.tunIpVersion = d.ipVersion;
+    if (d.ipVersion === 4) {
+      copy(b, l3 + 12, p.tunSrc, 4);
+      copy(b, l3 + 16, p.tunDst, 4);
+      p.tunTos = b[l3 + 1]!;
+      p.tunTtl = b[l3 + 8]!;
+    } else {
+      copy(b, l3 + 8, p.tunSrc, 16);
+      copy(b, l3 + 24, p.tunDst, 16);
+      p.tunTos = ((b[l3]! & 0x0f) << 4) | (b[l3 + 1]! >>> 4);
+      p.tunTtl = b[l3 + 7]!;
+    }
+    p.tunSrcPort = d.srcPort;
+    p.tunDstPort = d.dstPort;
+    if (!isLocal(sw, p.tunDst, 0, d.ipVersion)) return drop(sw, p, 'drop-underlay-not-our-ip');
+  }
+  const tp = findTunnelPort(sw, p);
   if (tp === null) return drop(sw, p, 'drop-underlay-no-tunnel-port');
   if (d.innerType !== etherType.TEB) return drop(sw, p, 'drop-tunnel-inner-not-ethernet');
-  // Tunnel metadata, as OVS's flow_tnl: id, outer src/dst, TOS, TTL.
   p.tunEncap = tp.tunnel!.encap;
   p.tunIdHi = d.idHi >>> 0;
   p.tunIdLo = d.idLo >>> 0;
-  p.tunIpVersion = d.ipVersion;
-  p.tunSrcPort = d.srcPort;
-  p.tunDstPort = d.dstPort;
-  // Byte loops, not set(subarray()): a subarray is an allocation per packet.
-  if (v4) {
-    copy(b, l3 + 12, p.tunSrc, 4);
-    copy(b, l3 + 16, p.tunDst, 4);
-    p.tunTos = b[l3 + 1]!;
-    p.tunTtl = b[l3 + 8]!;
-  } else {
-    copy(b, l3 + 8, p.tunSrc, 16);
-    copy(b, l3 + 24, p.tunDst, 16);
-    p.tunTos = ((b[l3]! & 0x0f) << 4) | (b[l3 + 1]! >>> 4);
-    p.tunTtl = b[l3 + 7]!;
-  }
-  // A GRO aggregate of tunnel packets: after decap it is a plain inner superframe (drop the
-  // encapsulated-GSO bits 0x20/0x40 that GRO set).
-  if (p.gsoType !== 0) p.gsoType &= ~GSO_UDP_TUNNEL;
-  if (d.encap === ENCAP_VXLAN_SOE && d.mss > 0) {
-    // One unsegmented guest frame: hand it on as a superframe that the guest port (or software GSO)
-    // cuts at the carried MSS.
-    p.flags |= SUPERFRAME;
-    p.gsoSize = d.mss;
-    p.gsoType = u16(b, d.inner + 12) === etherType.IPV6 ? GSO_TCPV6 : GSO_TCPV4;
-  }
   if ((p.flags & NEEDS_CSUM) !== 0 && p.csumStart < d.inner) {
     // The pending checksum was the outer one (the sender's kernel left its UDP/GRE checksum partial
     // across a veth, with the inner one filled in by local checksum offload): it goes with the outer
     // headers, and the inner frame counts as verified, as the kernel treats CHECKSUM_PARTIAL on rx.
     p.flags = (p.flags & ~NEEDS_CSUM) | CSUM_VALID;
   }
+  // A GRO aggregate of UDP-tunnel packets is, after decap, a plain inner superframe: drop the
+  // encapsulated-GSO bits 0x20/0x40 that GRO set. Any other GSO state described the outer packet
+  // (STT's TCP-like segments merged by GRO): the inner frame is whole and that state goes with the
+  // outer headers; STT's own header says what the inner frame needs (sttOffload).
+  if ((p.gsoType & GSO_UDP_TUNNEL) !== 0) p.gsoType &= ~GSO_UDP_TUNNEL;
+  else if (p.gsoType !== 0 || (p.flags & SUPERFRAME) !== 0) {
+    p.gsoType = 0;
+    p.gsoSize = 0;
+    p.flags &= ~SUPERFRAME;
+  }
+  if (d.encap === ENCAP_VXLAN_SOE && d.mss > 0) superframe(p, d.inner, d.mss, -1);
+  else if (d.encap === ENCAP_STT) sttOffload(p, d.inner);
   p.start = d.inner;
   p.end = d.innerEnd;
   p.l2 = p.l3 = p.l4 = -1;
   p.innerL2 = p.innerL3 = p.innerL4 = -1;
-  return tp.kind === KIND_TUNNEL ? tp : null;
+  p.inPort = tp.no;
+  return p;
+}
+
+/**
+ * The tunnel port a decapsulated packet belongs to. GRE with only K set and type 0x6558 *is* the NVGRE
+ * format: the port's type says how to read the key (NVGRE: VSID (24) | FlowID (8), tun_id = VSID).
+ */
+function findTunnelPort(sw: Switch, p: Packet): Port | null {
+  for (let i = 0; i < sw.tunnels.length; i++) {
+    const q = sw.tunnels[i]!;
+    const t = q.tunnel!;
+    const encapOk =
+      t.encap === d.encap ||
+      (t.encap === ENCAP_VXLAN_SOE && d.encap === ENCAP_VXLAN) ||
+      (t.encap === ENCAP_VXLAN && d.encap === ENCAP_VXLAN_SOE) ||
+      (t.encap === ENCAP_GRE && d.encap === ENCAP_NVGRE);
+    if (!encapOk || t.ipVersion !== p.tunIpVersion) continue;
+    if (d.protocol === 17 && t.dstPort !== 0 && p.tunDstPort !== t.dstPort) continue;
+    const n = t.ipVersion === 4 ? 4 : 16;
+    if (!same(t.local, p.tunDst, n)) continue;
+    if (t.remote && !same(t.remote, p.tunSrc, n)) continue;
+    const idLo = t.encap === ENCAP_NVGRE ? d.idLo >>> 8 : d.idLo >>> 0;
+    if (!t.keyFromFlow && (t.keyLo !== idLo || t.keyHi !== d.idHi >>> 0)) continue;
+    d.idLo = idLo;
+    return q;
+  }
+  return null;
+}
+
+/** Marks the inner frame at `inner` as a superframe to be cut at `mss` (TCP by its L3; else UFO). */
+function superframe(p: Packet, inner: number, mss: number, l4: number): void {
+  const b = p.buf;
+  const type = u16(b, inner + 12);
+  const v4 = type === etherType.IPV4;
+  const proto = v4 ? b[inner + 14 + 9]! : type === etherType.IPV6 ? b[inner + 14 + 6]! : 0;
+  p.flags |= SUPERFRAME;
+  p.gsoSize = mss;
+  p.gsoType = proto === 6 ? (v4 ? GSO_TCPV4 : GSO_TCPV6) : GSO_UDP;
+  if (l4 >= 0) {
+    p.csumStart = l4;
+    p.csumOffset = proto === 6 ? 16 : 6;
+  }
+}
+
+/**
+ * STT carries the sender's offload state in its header (draft-davie-stt-08 §3.2): P (checksum
+ * partial) with the L4 offset, and MSS for a superframe the receiver may have to segment. C (checksum
+ * verified) lets the receiver skip verification.
+ */
+function sttOffload(p: Packet, inner: number): void {
+  const b = p.buf;
+  const h = inner - stt.HEADER_LEN;
+  const flags = stt.flags(b, h);
+  if ((flags & stt.FLAG_CSUM_PARTIAL) !== 0) {
+    const l4 = inner + stt.l4Offset(b, h);
+    p.flags = (p.flags & ~CSUM_VALID) | NEEDS_CSUM;
+    p.csumStart = l4;
+    p.csumOffset = (flags & stt.FLAG_TCP) !== 0 ? 16 : 6;
+    const mss = stt.mss(b, h);
+    if (mss > 0 && p.end - l4 > mss + 60) superframe(p, inner, mss, l4);
+  } else if ((flags & stt.FLAG_CSUM_VERIFIED) !== 0) p.flags |= CSUM_VALID;
+}
+
+/** An IPv4 address at b[o] that nvo owns (IPv6 underlay addresses are checked by the tunnel ports). */
+function isLocal(sw: Switch, b: Uint8Array, o: number, version: number): boolean {
+  return version !== 4 || sw.localIps4.has(u32(b, o));
 }
 
 function handleArp(sw: Switch, port: Port, p: Packet): void {
@@ -155,11 +249,11 @@ function drop(sw: Switch, p: Packet, reason: string): null {
   return null;
 }
 
-function sameAddr(a: Uint8Array, b: Uint8Array, o: number, n: number): boolean {
-  for (let i = 0; i < n; i++) if (a[i] !== b[o + i]) return false;
-  return true;
-}
-
 function copy(b: Uint8Array, o: number, to: Uint8Array, n: number): void {
   for (let i = 0; i < n; i++) to[i] = b[o + i]!;
+}
+
+function same(a: Uint8Array, b: Uint8Array, n: number): boolean {
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return false;
+  return true;
 }

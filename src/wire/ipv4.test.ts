@@ -213,6 +213,19 @@ describe('ipv4', () => {
       mut((b) => (b[21] = 13)),
       BAD_OPTION,
     ); // RR runs past IHL
+    // Lengths 0 and 1 are malformed even where the bytes after them would parse (a walker that accepted
+    // them would loop forever on 0, or read [30, 1] as a 1-byte option and then NOP, EOL → OK).
+    for (const opts of [
+      [30, 1, 1, 0],
+      [30, 0, 0, 0],
+    ]) {
+      const h = filled({ protocol: 253 });
+      h.options.set(opts);
+      h.optionsLen = 4;
+      const b = new Uint8Array(24);
+      ipv4.emit(h, b, 0);
+      assert.equal(ipv4.parse(b, 0, 24, r), BAD_OPTION, `options ${opts}`);
+    }
     // Ethernet padding after the datagram is fine: end beyond total length.
     const padded = new Uint8Array(60);
     padded.set(good);
