@@ -16,7 +16,18 @@ import { loadNative } from '../io/native.ts';
 import { Batch } from '../packet/batch.ts';
 
 /** Encapsulations nvo carries end to end between two nvo hosts. */
-export const DEMO_ENCAPS = ['vxlan', 'vxlan-gpe', 'geneve', 'gre', 'nvgre'] as const;
+export const DEMO_ENCAPS = ['stt', 'vxlan', 'vxlan-soe', 'vxlan-gpe', 'geneve', 'gre', 'nvgre'] as const;
+
+/** How each encapsulation moves a guest's 64 KB TSO frame across the 1500-byte underlay. */
+const NOTES: Record<(typeof DEMO_ENCAPS)[number], string> = {
+  stt: 'one TCP-like superframe; the kernel segments it (TSO via vnet_hdr)',
+  vxlan: 'software tunnel GSO before the wire (classic)',
+  'vxlan-soe': 'one 64 KB datagram, outer IPv4 fragments, reassembled',
+  'vxlan-gpe': 'software tunnel GSO before the wire',
+  geneve: 'software tunnel GSO before the wire',
+  gre: 'software tunnel GSO before the wire',
+  nvgre: 'software tunnel GSO before the wire',
+};
 
 interface Row {
   path: string;
