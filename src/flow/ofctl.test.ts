@@ -14,7 +14,7 @@ interface Vector {
   ovs_switch: { accepted: boolean; dump?: string[] } | null;
 }
 const VECTORS: Vector[] = JSON.parse(
-  readFileSync('/work/shared/data/openflow/ovs-ofctl-at-flows.json', 'utf8'),
+  readFileSync(new URL('../../test/vectors/openflow/ovs-ofctl-at-flows.json', import.meta.url), 'utf8'),
 );
 
 // What nvo refuses on purpose (features outside an overlay switch): Geneve TLV metadata, VXLAN-GBP,
