@@ -17,6 +17,8 @@ export interface NvoHostsOptions {
   /** Guest MTU (leaves room for the encapsulation; software GSO lowers TCP's MSS anyway). */
   guestMtu?: number;
   extraTunnel?: Record<string, unknown>;
+  /** Remote VTEPs (default: every other host of the test bed). */
+  vteps?: string[];
 }
 
 export interface NvoHosts {
@@ -37,7 +39,7 @@ export function hostConfig(tb: Testbed, h: HostInfo, o: NvoHostsOptions, socket:
     },
     guests: [{ name: 'g1', backend: 'af-packet', device: h.guestIf, netns: h.ns, vni }],
     tunnels: [{ name: 'tun0', encap: o.encap, localIp: h.underlayAddr, ...o.extraTunnel }],
-    vteps: { [vni]: tb.hosts.filter((x) => x !== h).map((x) => x.underlayAddr) },
+    vteps: { [vni]: o.vteps ?? tb.hosts.filter((x) => x !== h).map((x) => x.underlayAddr) },
   };
 }
 
@@ -46,9 +48,11 @@ export async function startNvoHosts(tb: Testbed, o: NvoHostsOptions): Promise<Nv
   const dir = mkdtempSync(join(tmpdir(), 'nvo-hosts-'));
   const procs: ChildProcess[] = [];
   const sockets: string[] = [];
+  // A process killed by a signal keeps exitCode null (signalCode says why): both mean "gone".
+  const alive = (p: ChildProcess) => p.exitCode === null && p.signalCode === null;
   const stop = async () => {
-    for (const p of procs) if (p.exitCode === null) p.kill('SIGTERM');
-    await Promise.all(procs.map((p) => (p.exitCode === null ? new Promise((r) => p.once('exit', r)) : null)));
+    for (const p of procs) if (alive(p)) p.kill('SIGTERM');
+    await Promise.all(procs.map((p) => (alive(p) ? new Promise((r) => p.once('exit', r)) : null)));
     rmSync(dir, { recursive: true, force: true });
   };
   try {
@@ -66,7 +70,7 @@ export async function startNvoHosts(tb: Testbed, o: NvoHostsOptions): Promise<Nv
       procs.push(p);
       sockets.push(socket);
       for (let i = 0; i < 200 && !existsSync(socket); i++) {
-        if (p.exitCode !== null) throw new Error(`nvo on ${h.ns} exited: ${err.trim()}`);
+        if (!alive(p)) throw new Error(`nvo on ${h.ns} exited: ${err.trim()}`);
         await new Promise((r) => setTimeout(r, 50));
       }
       if (!existsSync(socket)) throw new Error(`nvo on ${h.ns} did not start: ${err.trim()}`);

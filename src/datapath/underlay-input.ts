@@ -132,11 +132,14 @@ export function underlayInput(sw: Switch, port: Port, p: Packet): Packet | null 
     p.flags = (p.flags & ~NEEDS_CSUM) | CSUM_VALID;
   }
   // A GRO aggregate of UDP-tunnel packets is, after decap, a plain inner superframe: drop the
-  // encapsulated-GSO bits 0x20/0x40 that GRO set. Any other GSO state described the outer packet
-  // (STT's TCP-like segments merged by GRO): the inner frame is whole and that state goes with the
-  // outer headers; STT's own header says what the inner frame needs (sttOffload).
+  // encapsulated-GSO bits 0x20/0x40 that GRO set. The kernel's AF_PACKET vnet_hdr never sets them:
+  // virtio_net_hdr_from_skb() maps SKB_GSO_TCPV4|SKB_GSO_UDP_TUNNEL to plain TCPV4 with csum_start
+  // at the inner TCP header, so a VXLAN/Geneve/GRE superframe from a kernel peer on a veth also
+  // describes the inner frame and must stay one. Only STT's GSO state (its TCP-like segments merged
+  // by GRO) describes the outer packet: the inner frame is whole and that state goes with the outer
+  // headers; STT's own header says what the inner frame needs (sttOffload).
   if ((p.gsoType & GSO_UDP_TUNNEL) !== 0) p.gsoType &= ~GSO_UDP_TUNNEL;
-  else if (p.gsoType !== 0 || (p.flags & SUPERFRAME) !== 0) {
+  else if (d.encap === ENCAP_STT && (p.gsoType !== 0 || (p.flags & SUPERFRAME) !== 0)) {
     p.gsoType = 0;
     p.gsoSize = 0;
     p.flags &= ~SUPERFRAME;
