@@ -110,7 +110,7 @@ async function rootDemo(seconds: number): Promise<void> {
         gbps: r.bitsPerSecond / 1e9,
         retransmits: r.retransmits,
         drops,
-        note: 'AF_PACKET + vnet_hdr, software tunnel GSO',
+        note: NOTES[encap],
       });
     } catch (e) {
       rows.push({
