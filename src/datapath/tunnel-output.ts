@@ -32,6 +32,7 @@ import { applyTemplate, sourcePort } from '../tunnel/outer-template.ts';
 import type { TunnelPort } from '../tunnel/tunnel-port.ts';
 import * as arp from '../wire/arp.ts';
 import { formatIpv6, setU16, setU32 } from '../wire/bytes.ts';
+import * as ipv4 from '../wire/ipv4.ts';
 import { OK } from '../wire/status.ts';
 import * as stt from '../wire/stt.ts';
 import type { Port } from './port.ts';
@@ -118,6 +119,7 @@ export function tunnelOutput(sw: Switch, port: Port, p: Packet, w: FlowKey): voi
   const innerL2 = p.start;
   const o = applyTemplate(tpl, p.buf, p.start, p.end, sw.ipId, sourcePort(p.flowHash));
   sw.ipId = (sw.ipId + 1) & 0xffff;
+  if (t.inherits) inherit(t, p.buf, o + tpl.l3, p.l3);
   p.innerL2 = innerL2;
   p.innerL3 = p.l3;
   p.innerL4 = p.l4;
@@ -128,6 +130,29 @@ export function tunnelOutput(sw: Switch, port: Port, p: Packet, w: FlowKey): voi
   p.tunEncap = t.encap;
   if (superframe) segmentToUnderlay(sw, underlay, p, tpl.len - tpl.l3);
   else sw.stage(underlay, p);
+}
+
+/**
+ * TTL / TOS / DF taken from the inner IP header (ttl=inherit, tos=inherit, df=inherit), as Linux
+ * ip_tunnel's "inherit" settings: the outer IPv4 header checksum is then recomputed (20 bytes).
+ */
+function inherit(t: TunnelPort, b: Uint8Array, outer: number, inner: number): void {
+  if (inner < 0) return;
+  const v4 = b[inner]! >>> 4 === 4;
+  const innerTos = v4 ? b[inner + 1]! : ((b[inner]! & 0x0f) << 4) | (b[inner + 1]! >>> 4);
+  const innerTtl = v4 ? b[inner + 8]! : b[inner + 7]!;
+  if (t.ipVersion === 4) {
+    if (t.tos < 0) b[outer + 1] = innerTos;
+    if (t.ttl < 0) b[outer + 8] = innerTtl;
+    if (t.df === 'inherit') b[outer + 6] = (b[outer + 6]! & ~0x40) | (v4 ? b[inner + 6]! & 0x40 : 0x40);
+    ipv4.fillChecksum(b, outer);
+  } else {
+    if (t.tos < 0) {
+      b[outer] = 0x60 | (innerTos >>> 4);
+      b[outer + 1] = ((innerTos & 0x0f) << 4) | (b[outer + 1]! & 0x0f);
+    }
+    if (t.ttl < 0) b[outer + 7] = innerTtl;
+  }
 }
 
 /**

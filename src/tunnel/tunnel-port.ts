@@ -62,6 +62,8 @@ export class TunnelPort {
   readonly tos: number; //  -1 = inherit
   readonly df: 'set' | 'clear' | 'inherit';
   readonly geneveOptions: Uint8Array | undefined;
+  /** Some outer field is taken from the inner header per packet (ttl/tos/df = inherit). */
+  readonly inherits: boolean;
   private templates = new Map<number, OuterTemplate[]>();
   private templatesGeneration = 0;
 
@@ -90,6 +92,7 @@ export class TunnelPort {
     this.geneveOptions = cfg.geneveOptions
       ? Uint8Array.from(cfg.geneveOptions.match(/../g)!.map((x) => Number.parseInt(x, 16)))
       : undefined;
+    this.inherits = this.ttl < 0 || this.tos < 0 || this.df === 'inherit';
     if (this.encap === ENCAP_VXLAN_SOE && this.ipVersion !== 4)
       throw new Error(
         `tunnel ${cfg.name}: VXLAN-SOE relies on outer IPv4 fragmentation; use an IPv4 underlay`,

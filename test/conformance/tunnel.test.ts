@@ -188,6 +188,30 @@ test('tshark decodes every encapsulation on the wire with its VNI/key and no mal
   });
 });
 
+test('ttl=inherit, tos=inherit, df=inherit copy the guest header into the outer one (checksum right)', {
+  skip: frames && haveTshark() ? false : 'tshark or scapy is not installed',
+}, () => {
+  const guest = scapy(
+    `print(bytes(Ether(src='${A_MAC}',dst='${B_MAC}')/IP(src='192.168.1.1',dst='192.168.1.2',ttl=33,tos=0xb8,flags='DF')/UDP(sport=1,dport=2)/Raw(b'i'*40)).hex())`,
+  ).trim();
+  const [a, b] = memoryPair({
+    encap: 'vxlan',
+    vni: 42,
+    tunnel: { ttl: 'inherit', tos: 'inherit', df: 'inherit' },
+  });
+  send(a, frames![0]!);
+  send(b, frames![1]!);
+  runUntilIdle([a, b], 1000);
+  send(a, fromHex(guest));
+  runUntilIdle([a, b], 1001);
+  const wire = a.underlay.sent.at(-1)!;
+  const l = tshark([wire], { prefs: ['ip.check_checksum:TRUE'] })[0]!;
+  assert.deepEqual(fields(l, 'ip.ttl'), ['33', '33']);
+  assert.deepEqual(fields(l, 'ip.dsfield'), ['0xb8', '0xb8']);
+  assert.equal(fields(l, 'ip.flags.df')[0], '1');
+  assert.equal(fields(l, 'ip.checksum.status')[0], '1'); // epan's PROTO_CHECKSUM_E_GOOD
+});
+
 describe('tunnel conformance: malformed tunnel headers', {
   skip: frames ? false : 'scapy is not installed',
 }, () => {
