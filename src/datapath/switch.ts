@@ -420,7 +420,8 @@ export class Switch {
     }
     const w = this.work;
     const cur = this.cur;
-    for (let i = 0; i < KEY_WORDS; i++) cur[i] = w[i] = k[i]!;
+    w.set(k);
+    cur.set(k);
     for (let i = 0; i <= last; i++) {
       const a = actions[i]!;
       switch (a.kind) {
@@ -483,7 +484,7 @@ export class Switch {
       if (isLast) this.drop(p, this.c.dropCommit);
       return;
     }
-    for (let i = 0; i < KEY_WORDS; i++) this.cur[i] = this.work[i]!;
+    this.cur.set(this.work);
     if (portNo === OFPP_IN_PORT) portNo = p.inPort;
     if (portNo === OFPP_NORMAL) {
       normal(this, p, this.work, isLast);

@@ -1,0 +1,150 @@
+// `node bench/run.ts datapath`: the switch's per-packet cost, in-process (no kernel), one core.
+//
+//   datapath/encap-emc/{64,1464}     guest port → EMC hit → NORMAL → VXLAN encap (template) → underlay
+//   datapath/decap-emc/{64,1464}     underlay → decap → ONE lookup (EMC hit) → guest port
+//   datapath/megaflow-hit            EMC off: every packet answered by the megaflow cache (1 subtable)
+//   datapath/megaflow-hit-4          EMC off, 4 megaflow subtables (masks on dl_dst, nw_dst, tp_dst, nw_src)
+//   datapath/miss-install            each packet a new nw_src the table consults: upcall + megaflow install
+//   datapath/100k-flows              100,000 distinct UDP flows round-robin through encap (EMC thrashes)
+//
+// One op = one packet, moved in batches of 32 like a NIC burst, including copying the frame into a
+// pool slot (what a NIC's DMA or a recvmmsg does). Issue goals on this machine: encap and decap with EMC
+// hits ≥ 10 Mpps, megaflow hits ≥ 4 Mpps, miss + install ≥ 100k/s, 100k flows ≥ 50 % of the single-flow
+// rate; OVS-DPDK's published EMC figure is 12 Mpps per core (performance.md §2.2). Heap growth and GC
+// columns come from the harness: the goal is none.
+import { memoryPair } from '../../src/datapath/memory-hosts.ts';
+import { KIND_GUEST } from '../../src/datapath/port.ts';
+import { Switch } from '../../src/datapath/switch.ts';
+import { parseFlow } from '../../src/flow/ofctl-parse.ts';
+import { Batch } from '../../src/packet/batch.ts';
+import { Pool } from '../../src/packet/pool.ts';
+import { checksum } from '../../src/wire/checksum.ts';
+import type { Bench } from '../lib/measure.ts';
+
+const BURST = 32;
+/** A sink that takes everything (the switch frees what it consumed). */
+const sink = { txBurst: (b: Batch, from = 0) => b.count - from };
+
+/** Ethernet/IPv4/UDP frame of `size` bytes from A to B, with a given source address and port. */
+function frame(size: number, src = 0xc0a80101, sport = 1000): Uint8Array {
+  const f = new Uint8Array(size);
+  f.set([2, 0xbb, 0, 0, 0, 2, 2, 0xaa, 0, 0, 0, 1, 8, 0]);
+  const dv = new DataView(f.buffer);
+  f[14] = 0x45;
+  dv.setUint16(16, size - 14);
+  f[22] = 64;
+  f[23] = 17;
+  dv.setUint32(26, src);
+  dv.setUint32(30, 0xc0a80102);
+  dv.setUint16(24, checksum(f, 14, 34));
+  dv.setUint16(34, sport);
+  dv.setUint16(36, 9);
+  dv.setUint16(38, size - 34);
+  return f;
+}
+
+/** Feeds `frames` (cycled) into `port` of `sw` in bursts; returns a Bench.run. */
+function feeder(sw: Switch, port: number, frames: Uint8Array[], pool: Pool): (n: number) => number {
+  const b = new Batch(BURST);
+  let k = 0;
+  return (n: number) => {
+    let done = 0;
+    while (done < n) {
+      const m = Math.min(BURST, n - done);
+      b.count = 0;
+      for (let i = 0; i < m; i++) {
+        const p = pool.alloc()!;
+        const f = frames[k]!;
+        k = k + 1 === frames.length ? 0 : k + 1;
+        p.buf.set(f, p.start);
+        p.end = p.start + f.length;
+        b.push(p);
+      }
+      sw.receive(port, b, 0);
+      sw.flush();
+      done += m;
+    }
+    return done;
+  };
+}
+
+function encapBench(size: number): Bench {
+  const [a] = memoryPair({ encap: 'vxlan', vni: 42 });
+  a.sw.port('eth0')!.sink = sink;
+  a.sw.port('g1')!.sink = sink;
+  // Teach NORMAL where B's MAC is (behind the tunnel), as a reply from B would.
+  a.sw.macs.learn(42, 0x02bb00000002, 10, 4, new Uint8Array([10, 0, 0, 2]), 0);
+  const pool = new Pool(BURST * 2, 2048);
+  return { name: `datapath/encap-emc/${size}`, run: feeder(a.sw, 1, [frame(size)], pool), bytes: size };
+}
+
+function decapBench(size: number): Bench {
+  // Make the encapsulated frame with a first pair, then feed it to a fresh switch's underlay.
+  const [a, b] = memoryPair({ encap: 'vxlan', vni: 42 });
+  a.sw.macs.learn(42, 0x02bb00000002, 10, 4, new Uint8Array([10, 0, 0, 2]), 0);
+  const enc = new Batch(1);
+  const p = a.guest.pool.alloc()!;
+  const f = frame(size);
+  p.buf.set(f, p.start);
+  p.end = p.start + f.length;
+  enc.push(p);
+  a.sw.receive(1, enc, 0);
+  a.sw.flush();
+  const wire = a.underlay.sent[0]!;
+  b.sw.port('g1')!.sink = sink;
+  b.sw.port('eth0')!.sink = sink;
+  b.sw.macs.learn(42, 0x02bb00000002, 1, 0, null, 0);
+  const pool = new Pool(BURST * 2, 2048);
+  return { name: `datapath/decap-emc/${size}`, run: feeder(b.sw, 100, [wire], pool), bytes: size };
+}
+
+function switchWith(flows: string[], emc: boolean): Switch {
+  const sw = new Switch({ emcEntries: emc ? 8192 : 0, emcInsertInvProb: 1 });
+  sw.addPort('p1', KIND_GUEST, { no: 1, sink });
+  sw.addPort('p2', KIND_GUEST, { no: 2, sink });
+  for (const f of flows) sw.addFlow(parseFlow(f, { portByName: sw.portByName }));
+  return sw;
+}
+
+export function benches(): Bench[] {
+  const pool = new Pool(BURST * 2, 2048);
+  // 1464 B: a full-size frame for the 1450-byte guest MTU that VXLAN leaves on a 1500-byte underlay.
+  const all: Bench[] = [encapBench(64), encapBench(1464), decapBench(64), decapBench(1464)];
+  const one = switchWith(['priority=0,actions=output:2'], false);
+  all.push({ name: 'datapath/megaflow-hit', run: feeder(one, 1, [frame(64)], pool) });
+  const four = switchWith(
+    [
+      'priority=40,dl_dst=02:cc:00:00:00:01,actions=drop',
+      'priority=30,ip,nw_dst=10.9.0.0/16,actions=drop',
+      'priority=20,udp,tp_dst=7,actions=drop',
+      'priority=10,ip,nw_src=172.16.0.0/12,actions=drop',
+      'priority=0,actions=output:2',
+    ],
+    false,
+  );
+  const mixed = [frame(64), frame(64, 0xc0a80201), frame(64, 0xc0a80301, 2000), frame(64, 0x0a000001, 3000)];
+  all.push({ name: 'datapath/megaflow-hit-4', run: feeder(four, 1, mixed, pool) });
+  // A rule on an exact nw_src makes every lookup consult all of nw_src: each new source is a miss.
+  const miss = switchWith(
+    ['priority=100,ip,nw_src=1.2.3.4,actions=drop', 'priority=0,ip,actions=output:2'],
+    false,
+  );
+  const fresh = Array.from({ length: 4096 }, (_, i) => frame(64, 0x0b000000 + i));
+  let gen = 0;
+  const missRun = feeder(miss, 1, fresh, pool);
+  all.push({
+    name: 'datapath/miss-install',
+    run: (n) => {
+      // Flush every 4096 packets so the keys are new again (a flush costs one table-generation bump).
+      if (((gen += n) & ~4095) !== 0) miss.cache.flush();
+      return missRun(n);
+    },
+  });
+  const [h] = memoryPair({ encap: 'vxlan', vni: 42 });
+  h.sw.port('eth0')!.sink = sink;
+  h.sw.macs.learn(42, 0x02bb00000002, 10, 4, new Uint8Array([10, 0, 0, 2]), 0);
+  const flows = Array.from({ length: 100_000 }, (_, i) => frame(64, 0xc0a80101, 1024 + (i % 60000)));
+  for (let i = 60000; i < 100_000; i++) flows[i] = frame(64, 0xc0a80001 + i, 1024 + (i % 60000));
+  all.push({ name: 'datapath/100k-flows', run: feeder(h.sw, 1, flows, new Pool(BURST * 2, 2048)) });
+  return all;
+}
