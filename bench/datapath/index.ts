@@ -22,6 +22,7 @@ import { checksum } from '../../src/wire/checksum.ts';
 import type { Bench } from '../lib/measure.ts';
 
 const BURST = 32;
+const B_MAC = new Uint8Array([2, 0xbb, 0, 0, 0, 2]);
 /** A sink that takes everything (the switch frees what it consumed). */
 const sink = { txBurst: (b: Batch, from = 0) => b.count - from };
 
@@ -73,7 +74,7 @@ function encapBench(size: number): Bench {
   a.sw.port('eth0')!.sink = sink;
   a.sw.port('g1')!.sink = sink;
   // Teach NORMAL where B's MAC is (behind the tunnel), as a reply from B would.
-  a.sw.macs.learn(42, 0x02bb00000002, 10, 4, new Uint8Array([10, 0, 0, 2]), 0);
+  a.sw.macs.learn(42, B_MAC, 0, 10, 4, new Uint8Array([10, 0, 0, 2]), 0);
   const pool = new Pool(BURST * 2, 2048);
   return { name: `datapath/encap-emc/${size}`, run: feeder(a.sw, 1, [frame(size)], pool), bytes: size };
 }
@@ -81,7 +82,7 @@ function encapBench(size: number): Bench {
 function decapBench(size: number): Bench {
   // Make the encapsulated frame with a first pair, then feed it to a fresh switch's underlay.
   const [a, b] = memoryPair({ encap: 'vxlan', vni: 42 });
-  a.sw.macs.learn(42, 0x02bb00000002, 10, 4, new Uint8Array([10, 0, 0, 2]), 0);
+  a.sw.macs.learn(42, B_MAC, 0, 10, 4, new Uint8Array([10, 0, 0, 2]), 0);
   const enc = new Batch(1);
   const p = a.guest.pool.alloc()!;
   const f = frame(size);
@@ -93,7 +94,7 @@ function decapBench(size: number): Bench {
   const wire = a.underlay.sent[0]!;
   b.sw.port('g1')!.sink = sink;
   b.sw.port('eth0')!.sink = sink;
-  b.sw.macs.learn(42, 0x02bb00000002, 1, 0, null, 0);
+  b.sw.macs.learn(42, B_MAC, 0, 1, 0, null, 0);
   const pool = new Pool(BURST * 2, 2048);
   return { name: `datapath/decap-emc/${size}`, run: feeder(b.sw, 100, [wire], pool), bytes: size };
 }
@@ -142,7 +143,7 @@ export function benches(): Bench[] {
   });
   const [h] = memoryPair({ encap: 'vxlan', vni: 42 });
   h.sw.port('eth0')!.sink = sink;
-  h.sw.macs.learn(42, 0x02bb00000002, 10, 4, new Uint8Array([10, 0, 0, 2]), 0);
+  h.sw.macs.learn(42, B_MAC, 0, 10, 4, new Uint8Array([10, 0, 0, 2]), 0);
   const flows = Array.from({ length: 100_000 }, (_, i) => frame(64, 0xc0a80101, 1024 + (i % 60000)));
   for (let i = 60000; i < 100_000; i++) flows[i] = frame(64, 0xc0a80001 + i, 1024 + (i % 60000));
   all.push({ name: 'datapath/100k-flows', run: feeder(h.sw, 1, flows, new Pool(BURST * 2, 2048)) });

@@ -1,35 +1,32 @@
 // The NORMAL action's MAC table (OVS lib/mac-learning.c; Linux vxlan FDB): per L2 domain (a VNI, or a
 // VLAN on a plain bridge), MAC → port, plus the remote VTEP the MAC sits behind when the port is a
 // tunnel. Entries age out (default 300 s, as OVS and the Linux bridge) and the table is bounded
-// (default 8192 entries; when full, a new MAC is not learned and `mac-table-full` counts it).
+// (default 8192 entries; when full, a new MAC is not learned and `full` counts it).
 //
-// Keys: a MAC is 48 bits, exact in a double, so Map<number, …> per domain needs no string keys and
-// lookups allocate nothing. Learning a new MAC allocates (an entry object): that is per new MAC, not per
-// packet.
-
-export interface MacEntry {
-  port: number;
-  /** Remote VTEP for MACs learned from a tunnel: 4 (IPv4 in remote[0..4)) or 6; 0 for local ports. */
-  remoteVersion: number;
-  readonly remote: Uint8Array;
-  seen: number;
-}
+// An open-addressing hash table in typed arrays, keyed by (domain, MAC high 16 bits, MAC low 32 bits)
+// read straight from the frame: no MAC ever becomes a JS number above 2^31 (which V8 boxes), so learning
+// and lookup allocate nothing. Linear probing at ≤ 50 % load; aging and port flushes rebuild the table
+// (timer / control path), so there are no tombstones.
 
 export const DEFAULT_AGING_MS = 300_000;
 export const DEFAULT_MAX_ENTRIES = 8192;
 
-export function macAt(b: Uint8Array, o: number): number {
-  return (
-    ((b[o]! << 8) | b[o + 1]!) * 0x100000000 +
-    (((b[o + 2]! << 24) | (b[o + 3]! << 16) | (b[o + 4]! << 8) | b[o + 5]!) >>> 0)
-  );
-}
+const EMPTY = 0;
 
 export class MacLearning {
-  private readonly domains = new Map<number, Map<number, MacEntry>>();
-  private size = 0;
   readonly agingMs: number;
   readonly maxEntries: number;
+  private readonly mask: number;
+  /** domain + 1 (0 = empty slot). */
+  private readonly kDomain: Uint32Array;
+  private readonly kHi: Uint32Array;
+  private readonly kLo: Uint32Array;
+  private readonly ports: Int32Array;
+  private readonly seen: Float64Array;
+  private readonly remoteVersions: Uint8Array;
+  /** 16 bytes per slot: the remote VTEP (IPv4 in the first 4). */
+  readonly remotes: Uint8Array;
+  private size = 0;
   learned = 0;
   moved = 0;
   full = 0;
@@ -38,102 +35,156 @@ export class MacLearning {
   constructor(opts: { agingMs?: number; maxEntries?: number } = {}) {
     this.agingMs = opts.agingMs ?? DEFAULT_AGING_MS;
     this.maxEntries = opts.maxEntries ?? DEFAULT_MAX_ENTRIES;
+    let cap = 16;
+    while (cap < this.maxEntries * 2) cap *= 2;
+    this.mask = cap - 1;
+    this.kDomain = new Uint32Array(cap);
+    this.kHi = new Uint32Array(cap);
+    this.kLo = new Uint32Array(cap);
+    this.ports = new Int32Array(cap);
+    this.seen = new Float64Array(cap);
+    this.remoteVersions = new Uint8Array(cap);
+    this.remotes = new Uint8Array(cap * 16);
   }
 
   get count(): number {
     return this.size;
   }
 
-  /** Learns (domain, mac) on `port` (behind `remote` when a tunnel). */
+  /** Slot of (domain, MAC at b[o..o+6)), or of the empty slot where it would go (negative: -1 - slot). */
+  private find(domain: number, hi: number, lo: number): number {
+    let h =
+      Math.imul(domain ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(hi, 0xc2b2ae35) ^ Math.imul(lo, 0x27d4eb2f);
+    h ^= h >>> 15;
+    let i = h & this.mask;
+    const d1 = (domain + 1) >>> 0;
+    for (;;) {
+      const k = this.kDomain[i]!;
+      if (k === EMPTY) return -1 - i;
+      if (k === d1 && this.kLo[i] === lo && this.kHi[i] === hi) return i;
+      i = (i + 1) & this.mask;
+    }
+  }
+
+  /** Learns the MAC at b[o..o+6) in `domain` on `port` (behind `remote` when `remoteVersion` ≠ 0). */
   learn(
     domain: number,
-    mac: number,
+    b: Uint8Array,
+    o: number,
     port: number,
     remoteVersion: number,
     remote: Uint8Array | null,
     now: number,
   ): void {
-    let d = this.domains.get(domain);
-    let e = d?.get(mac);
-    if (e) {
-      if (e.port !== port || (remoteVersion !== 0 && !sameRemote(e, remoteVersion, remote!))) this.moved++;
-      e.port = port;
-      e.remoteVersion = remoteVersion;
-      if (remote) e.remote.set(remote.subarray(0, remoteVersion === 4 ? 4 : 16));
-      e.seen = now;
-      return;
+    const hi = (b[o]! << 8) | b[o + 1]!;
+    const lo = ((b[o + 2]! << 24) | (b[o + 3]! << 16) | (b[o + 4]! << 8) | b[o + 5]!) >>> 0;
+    let i = this.find(domain, hi, lo);
+    if (i < 0) {
+      if (this.size >= this.maxEntries) {
+        this.full++;
+        return;
+      }
+      i = -1 - i;
+      this.kDomain[i] = (domain + 1) >>> 0;
+      this.kHi[i] = hi;
+      this.kLo[i] = lo;
+      this.size++;
+      this.learned++;
+    } else if (this.ports[i] !== port || !this.sameRemote(i, remoteVersion, remote)) this.moved++;
+    this.ports[i] = port;
+    this.seen[i] = now;
+    this.remoteVersions[i] = remoteVersion;
+    if (remote !== null && remoteVersion !== 0) {
+      const n = remoteVersion === 4 ? 4 : 16;
+      const at = i * 16;
+      for (let j = 0; j < n; j++) this.remotes[at + j] = remote[j]!;
     }
-    if (this.size >= this.maxEntries) {
-      this.full++;
-      return;
-    }
-    if (!d) {
-      d = new Map();
-      this.domains.set(domain, d);
-    }
-    e = { port, remoteVersion, remote: new Uint8Array(16), seen: now };
-    if (remote) e.remote.set(remote.subarray(0, remoteVersion === 4 ? 4 : 16));
-    d.set(mac, e);
-    this.size++;
-    this.learned++;
   }
 
-  /** The live entry for (domain, mac), or null (unknown or aged out). */
-  lookup(domain: number, mac: number, now: number): MacEntry | null {
-    const e = this.domains.get(domain)?.get(mac);
-    if (!e) return null;
-    if (now - e.seen > this.agingMs) return null;
-    return e;
+  private sameRemote(i: number, v: number, r: Uint8Array | null): boolean {
+    if (this.remoteVersions[i] !== v) return false;
+    if (v === 0 || r === null) return true;
+    const at = i * 16;
+    const n = v === 4 ? 4 : 16;
+    for (let j = 0; j < n; j++) if (this.remotes[at + j] !== r[j]) return false;
+    return true;
+  }
+
+  /** The live entry's slot for (domain, MAC at b[o..]), or -1 (unknown or aged out). */
+  lookup(domain: number, b: Uint8Array, o: number, now: number): number {
+    const hi = (b[o]! << 8) | b[o + 1]!;
+    const lo = ((b[o + 2]! << 24) | (b[o + 3]! << 16) | (b[o + 4]! << 8) | b[o + 5]!) >>> 0;
+    const i = this.find(domain, hi, lo);
+    if (i < 0 || now - this.seen[i]! > this.agingMs) return -1;
+    return i;
+  }
+
+  portOf(slot: number): number {
+    return this.ports[slot]!;
+  }
+
+  remoteVersionOf(slot: number): number {
+    return this.remoteVersions[slot]!;
+  }
+
+  /** Keeps the entries `keep` accepts; rebuilds the table (timer / control path). */
+  private rebuild(keep: (i: number) => boolean): number {
+    const live: number[] = [];
+    for (let i = 0; i <= this.mask; i++) if (this.kDomain[i] !== EMPTY && keep(i)) live.push(i);
+    const removed = this.size - live.length;
+    const saved = live.map((i) => ({
+      d: this.kDomain[i]! - 1,
+      hi: this.kHi[i]!,
+      lo: this.kLo[i]!,
+      port: this.ports[i]!,
+      seen: this.seen[i]!,
+      v: this.remoteVersions[i]!,
+      r: this.remotes.slice(i * 16, i * 16 + 16),
+    }));
+    this.kDomain.fill(EMPTY);
+    this.size = 0;
+    for (const e of saved) {
+      const i = -1 - this.find(e.d, e.hi, e.lo);
+      this.kDomain[i] = (e.d + 1) >>> 0;
+      this.kHi[i] = e.hi;
+      this.kLo[i] = e.lo;
+      this.ports[i] = e.port;
+      this.seen[i] = e.seen;
+      this.remoteVersions[i] = e.v;
+      this.remotes.set(e.r, i * 16);
+      this.size++;
+    }
+    return removed;
   }
 
   /** Drops aged entries (call from a timer, not per packet). */
   expire(now: number): void {
-    for (const d of this.domains.values())
-      for (const [mac, e] of d)
-        if (now - e.seen > this.agingMs) {
-          d.delete(mac);
-          this.size--;
-          this.aged++;
-        }
+    let any = false;
+    for (let i = 0; i <= this.mask && !any; i++)
+      any = this.kDomain[i] !== EMPTY && now - this.seen[i]! > this.agingMs;
+    if (any) this.aged += this.rebuild((i) => now - this.seen[i]! <= this.agingMs);
   }
 
   /** Forgets every MAC on a port (port deleted or link down). */
   flushPort(port: number): void {
-    for (const d of this.domains.values())
-      for (const [mac, e] of d)
-        if (e.port === port) {
-          d.delete(mac);
-          this.size--;
-        }
+    this.rebuild((i) => this.ports[i] !== port);
   }
 
-  dump(): { domain: number; mac: string; port: number; remote: string; ageMs: number }[] {
+  dump(now = Date.now()): { domain: number; mac: string; port: number; remote: string; ageMs: number }[] {
     const out: { domain: number; mac: string; port: number; remote: string; ageMs: number }[] = [];
-    const now = Date.now();
-    for (const [domain, d] of this.domains)
-      for (const [mac, e] of d)
-        out.push({
-          domain,
-          mac: mac
-            .toString(16)
-            .padStart(12, '0')
-            .replace(/(..)(?!$)/g, '$1:'),
-          port: e.port,
-          remote:
-            e.remoteVersion === 4
-              ? Array.from(e.remote.subarray(0, 4)).join('.')
-              : e.remoteVersion
-                ? 'ipv6'
-                : '',
-          ageMs: now - e.seen,
-        });
+    for (let i = 0; i <= this.mask; i++) {
+      if (this.kDomain[i] === EMPTY) continue;
+      const hex = (v: number, n: number) => v.toString(16).padStart(n, '0');
+      const m = hex(this.kHi[i]!, 4) + hex(this.kLo[i]!, 8);
+      const v = this.remoteVersions[i]!;
+      out.push({
+        domain: this.kDomain[i]! - 1,
+        mac: m.replace(/(..)(?!$)/g, '$1:'),
+        port: this.ports[i]!,
+        remote: v === 4 ? Array.from(this.remotes.subarray(i * 16, i * 16 + 4)).join('.') : v ? 'ipv6' : '',
+        ageMs: now - this.seen[i]!,
+      });
+    }
     return out;
   }
-}
-
-function sameRemote(e: MacEntry, v: number, r: Uint8Array): boolean {
-  if (e.remoteVersion !== v) return false;
-  const n = v === 4 ? 4 : 16;
-  for (let i = 0; i < n; i++) if (e.remote[i] !== r[i]) return false;
-  return true;
 }

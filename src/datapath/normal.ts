@@ -9,12 +9,13 @@
 import { type FlowKey, TUN_DST, TUN_ID, TUN_IPV6_DST } from '../flow/key.ts';
 import type { Packet } from '../packet/packet.ts';
 import { u32 } from '../wire/bytes.ts';
-import { macAt } from './mac-learning.ts';
 import { KIND_TUNNEL, type Port } from './port.ts';
 import type { Switch } from './switch.ts';
 
 const targets: Port[] = [];
 const remotes: (Uint8Array | null)[] = [];
+/** For a known unicast to a tunnel: the learned VTEP's offset in sw.macs.remotes (-1: none). */
+let remoteAt = -1;
 
 export function normal(sw: Switch, p: Packet, w: FlowKey, consume: boolean): void {
   const inPort = sw.ports.get(p.inPort);
@@ -27,10 +28,10 @@ export function normal(sw: Switch, p: Packet, w: FlowKey, consume: boolean): voi
   const b = p.buf;
   const l2 = p.start;
   if ((b[l2 + 6]! & 1) === 0) {
-    const src = macAt(b, l2 + 6);
     sw.macs.learn(
       domain,
-      src,
+      b,
+      l2 + 6,
       inPort.no,
       fromTunnel ? p.tunIpVersion : 0,
       fromTunnel ? p.tunSrc : null,
@@ -39,20 +40,23 @@ export function normal(sw: Switch, p: Packet, w: FlowKey, consume: boolean): voi
   }
   targets.length = 0;
   remotes.length = 0;
+  remoteAt = -1;
   const unicast = (b[l2]! & 1) === 0;
-  const e = unicast ? sw.macs.lookup(domain, macAt(b, l2), sw.now) : null;
-  if (e) {
-    if (e.port === inPort.no && !fromTunnel) {
+  const e = unicast ? sw.macs.lookup(domain, b, l2, sw.now) : -1;
+  if (e >= 0) {
+    const ePort = sw.macs.portOf(e);
+    if (ePort === inPort.no && !fromTunnel) {
       if (consume) sw.drop(p, sw.counters.id('drop-normal-same-port'));
       return;
     }
-    const out = sw.ports.get(e.port);
+    const out = sw.ports.get(ePort);
     if (!out || (fromTunnel && out.kind === KIND_TUNNEL)) {
       if (consume) sw.drop(p, sw.counters.id(out ? 'drop-normal-split-horizon' : 'drop-no-such-port'));
       return;
     }
     targets.push(out);
-    remotes.push(out.kind === KIND_TUNNEL && e.remoteVersion ? e.remote : null);
+    remoteAt = out.kind === KIND_TUNNEL && sw.macs.remoteVersionOf(e) !== 0 ? e * 16 : -1;
+    remotes.push(null);
     sw.counters.add('normal-forward');
   } else {
     for (const q of sw.guestPortsOf(domain)) {
@@ -91,6 +95,10 @@ export function normal(sw: Switch, p: Packet, w: FlowKey, consume: boolean): voi
       if (r) {
         if (r.length === 4 || q.tunnel!.ipVersion === 4) w[TUN_DST] = u32(r, 0);
         else for (let j = 0; j < 4; j++) w[TUN_IPV6_DST + j] = u32(r, 4 * j);
+      } else if (remoteAt >= 0) {
+        const m = sw.macs.remotes;
+        if (q.tunnel!.ipVersion === 4) w[TUN_DST] = u32(m, remoteAt);
+        else for (let j = 0; j < 4; j++) w[TUN_IPV6_DST + j] = u32(m, remoteAt + 4 * j);
       }
     }
     sw.sendTo(q, p, consume && i === targets.length - 1, w);

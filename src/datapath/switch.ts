@@ -23,16 +23,7 @@ import {
 import { FlowCache, LEVEL_NAMES } from '../flow/cache.ts';
 import { extractKey } from '../flow/extract.ts';
 import { fieldMax, getField, setField } from '../flow/fields.ts';
-import {
-  type FlowKey,
-  hashKey,
-  KEY_WORDS,
-  NW_TTL,
-  newKey,
-  VLAN_CFI,
-  VLAN_TCI,
-  VLAN2_TCI,
-} from '../flow/key.ts';
+import { type FlowKey, hashKey, NW_TTL, newKey, VLAN_CFI, VLAN_TCI, VLAN2_TCI } from '../flow/key.ts';
 import { FlowTables } from '../flow/table.ts';
 import { GSO_DROPPED, Segmenter } from '../offload/gso.ts';
 import { Ipv4Reassembler } from '../offload/ipv4-reassemble.ts';
