@@ -1,6 +1,7 @@
 // FlowSpec / Match / actions → ovs-ofctl text, normalized exactly as `ovs-ofctl -O OpenFlow13 parse-flow`
 // prints a FLOW_MOD ADD (OVS lib/match.c match_format, lib/ofp-flow.c ofputil_flow_mod_format,
 // lib/ofp-actions.c format_*). Field order, shorthand protocols and number styles follow OVS 3.1.
+import { formatIpv6, setU32 } from '../wire/bytes.ts';
 import {
   type Action,
   DEFAULT_PRIORITY,
@@ -41,37 +42,11 @@ function ipv4Text(v: number): string {
   return `${v >>> 24}.${(v >>> 16) & 0xff}.${(v >>> 8) & 0xff}.${v & 0xff}`;
 }
 
-/** RFC 5952 text of 4 key words. */
+/** RFC 5952 text of 4 key words (src/wire/bytes.ts formatIpv6, as glibc inet_ntop prints it). */
+const v6scratch = new Uint8Array(16);
 function ipv6Text(w: ArrayLike<number>, o: number): string {
-  const g: number[] = [];
-  for (let i = 0; i < 4; i++) g.push(w[o + i]! >>> 16, w[o + i]! & 0xffff);
-  let bestAt = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    if (g[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && g[j] === 0) j++;
-    if (j - i > bestLen) {
-      bestAt = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const part = (a: number, b: number) =>
-    g
-      .slice(a, b)
-      .map((x) => x.toString(16))
-      .join(':');
-  // glibc inet_ntop (what ovs-ofctl prints): IPv4-compatible (::a.b.c.d) and IPv4-mapped
-  // (::ffff:a.b.c.d) addresses end in a dotted quad.
-  if (bestAt === 0 && (bestLen === 6 || (bestLen === 5 && g[5] === 0xffff))) {
-    const q = `${g[6]! >>> 8}.${g[6]! & 0xff}.${g[7]! >>> 8}.${g[7]! & 0xff}`;
-    return bestLen === 6 ? `::${q}` : `::ffff:${q}`;
-  }
-  return bestAt < 0 ? part(0, 8) : `${part(0, bestAt)}::${part(bestAt + bestLen, 8)}`;
+  for (let i = 0; i < 4; i++) setU32(v6scratch, 4 * i, w[o + i]!);
+  return formatIpv6(v6scratch, 0);
 }
 
 /** Prefix length of a CIDR mask, or -1 if the mask is not contiguous from the top. */

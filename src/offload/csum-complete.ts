@@ -18,8 +18,9 @@
 
 import { CSUM_VALID, NEEDS_CSUM, type Packet } from '../packet/packet.ts';
 import { setU16, u16 } from '../wire/bytes.ts';
-import { fold, pseudoSum4, pseudoSum6, sum } from '../wire/checksum.ts';
+import { fold, sum } from '../wire/checksum.ts';
 import * as ipp from '../wire/ip-proto.ts';
+import { pseudoSum } from '../wire/l4-checksum.ts';
 import { BAD_FIELD, OK, type Status } from '../wire/status.ts';
 
 /**
@@ -46,12 +47,8 @@ export function seedPartial(p: Packet, l4: number, csumOffset: number, pseudo: n
   p.csumOffset = csumOffset;
 }
 
-/** Pseudo-header sum for the L4 header at l4 behind the IP header at l3 (version from the header). */
-export function pseudoFor(b: Uint8Array, l3: number, proto: number, l4len: number): number {
-  return b[l3]! >>> 4 === 4
-    ? pseudoSum4(b, l3 + 12, l3 + 16, proto, l4len)
-    : pseudoSum6(b, l3 + 8, l3 + 24, proto, l4len);
-}
+/** Pseudo-header sum for the L4 header behind the IP header at l3 (version from the header). */
+export const pseudoFor = pseudoSum;
 
 /**
  * Outer UDP checksum from headers only (LCO). outerL3/outerL4: the outer IP and UDP headers;

@@ -43,7 +43,18 @@ export class Neighbours {
   }
 
   set4(ip: number, mac: Uint8Array, port: number, now: number, isStatic = false): void {
-    const e = this.v4.get(ip);
+    this.set(this.v4, ip, mac, port, now, isStatic);
+  }
+
+  private set<K>(
+    table: Map<K, NeighbourEntry>,
+    ip: K,
+    mac: Uint8Array,
+    port: number,
+    now: number,
+    isStatic: boolean,
+  ): void {
+    const e = table.get(ip);
     if (e) {
       if (!sameMac(e.mac, mac)) {
         e.mac.set(mac.subarray(0, 6));
@@ -54,7 +65,7 @@ export class Neighbours {
       e.isStatic ||= isStatic;
       return;
     }
-    this.v4.set(ip, { mac: mac.slice(0, 6), port, updated: now, isStatic });
+    table.set(ip, { mac: mac.slice(0, 6), port, updated: now, isStatic });
     this.generation++;
   }
 
@@ -65,18 +76,7 @@ export class Neighbours {
   }
 
   set6(ip: string, mac: Uint8Array, port: number, now: number, isStatic = false): void {
-    const e = this.v6.get(ip);
-    if (e) {
-      if (!sameMac(e.mac, mac)) {
-        e.mac.set(mac.subarray(0, 6));
-        this.generation++;
-      }
-      e.port = port;
-      e.updated = now;
-      return;
-    }
-    this.v6.set(ip, { mac: mac.slice(0, 6), port, updated: now, isStatic });
-    this.generation++;
+    this.set(this.v6, ip, mac, port, now, isStatic);
   }
 
   get6(ip: string, now: number): NeighbourEntry | null {

@@ -113,6 +113,12 @@ export function formatIpv6(b: Uint8Array, o: number): string {
       .slice(from, to)
       .map((x) => x.toString(16))
       .join(':');
+  // IPv4-compatible (::a.b.c.d) and IPv4-mapped (::ffff:a.b.c.d) addresses end in a dotted quad
+  // (RFC 5952 §5; glibc inet_ntop, and so ovs-ofctl and tshark, print them so).
+  if (bestAt === 0 && (bestLen === 6 || (bestLen === 5 && g[5] === 0xffff))) {
+    const q = `${g[6]! >>> 8}.${g[6]! & 0xff}.${g[7]! >>> 8}.${g[7]! & 0xff}`;
+    return bestLen === 6 ? `::${q}` : `::ffff:${q}`;
+  }
   if (bestAt < 0) return part(0, 8);
   return `${part(0, bestAt)}::${part(bestAt + bestLen, 8)}`;
 }
