@@ -14,6 +14,7 @@
 import { type FlowKey, TUN_DST, TUN_ID, TUN_IPV6_DST } from '../flow/key.ts';
 import { completeCsum } from '../offload/csum-complete.ts';
 import { GSO_DROPPED, GSO_PASSED } from '../offload/gso.ts';
+import { FRAGMENTED, fragment4, RESULT_NAMES } from '../offload/ipv4-fragment.ts';
 import * as pmtu from '../offload/pmtu.ts';
 import * as soeTx from '../offload/soe-tx.ts';
 import * as sttTx from '../offload/stt-segment.ts';
@@ -111,13 +112,26 @@ export function tunnelOutput(sw: Switch, port: Port, p: Packet, w: FlowKey): voi
     sw.drop(p, sw.counters.id('drop-tunnel-bad-partial-checksum'));
     return;
   }
+  // Too big for the underlay and not a superframe: ICMP back to the guest when it said DF (as Linux
+  // vxlan), else fragment the outer IPv4 datagram (the tunnel's DF is clear by default, RFC 7348 §4.3
+  // leaves it to the VTEP; the far end reassembles before decap) — or, with df=set, a counted drop.
+  let fragmentOuter = false;
   if (!superframe && p.end - p.start + tpl.len - tpl.l3 > underlay.mtu) {
     // Tunnel MTU for the guest's IP packet: underlay MTU − outer headers − the inner Ethernet header.
-    tooBig(sw, p, underlay.mtu - (tpl.len - tpl.l3) - 14);
-    return;
+    const r = sw.pmtu.check(p, underlay.mtu - (tpl.len - tpl.l3) - 14, sw.now);
+    if (r === pmtu.ICMP_SENT) {
+      icmpBack(sw, p);
+      return;
+    }
+    if (r !== pmtu.MAY_FRAGMENT || t.ipVersion !== 4 || t.df === 'set') {
+      sw.drop(p, sw.counters.id('drop-tunnel-too-big'));
+      return;
+    }
+    fragmentOuter = true;
   }
   const innerL2 = p.start;
-  const o = applyTemplate(tpl, p.buf, p.start, p.end, sw.ipId, sourcePort(p.flowHash));
+  const ident = sw.ipId;
+  const o = applyTemplate(tpl, p.buf, p.start, p.end, ident, sourcePort(p.flowHash));
   sw.ipId = (sw.ipId + 1) & 0xffff;
   if (t.inherits) inherit(t, p.buf, o + tpl.l3, p.l3);
   p.innerL2 = innerL2;
@@ -129,7 +143,24 @@ export function tunnelOutput(sw: Switch, port: Port, p: Packet, w: FlowKey): voi
   p.l4 = o + tpl.l4;
   p.tunEncap = t.encap;
   if (superframe) segmentToUnderlay(sw, underlay, p, tpl.len - tpl.l3);
+  else if (fragmentOuter) fragmentToUnderlay(sw, underlay, p, ident);
   else sw.stage(underlay, p);
+}
+
+/** The encapsulated datagram as outer IPv4 fragments (offload/ipv4-fragment.ts; DF is clear). */
+function fragmentToUnderlay(sw: Switch, underlay: Port, p: Packet, ident: number): void {
+  const out = sw.segOut;
+  out.clear();
+  const r = fragment4(p, underlay.mtu, ident, sw.pool, out);
+  if (r !== FRAGMENTED) {
+    out.clear();
+    sw.drop(p, sw.counters.id(`drop-tunnel-fragment-${RESULT_NAMES[r]}`));
+    return;
+  }
+  p.owner?.free(p);
+  sw.counters.add('tunnel-outer-fragmented');
+  for (let i = 0; i < out.count; i++) sw.stage(underlay, out.packets[i]!);
+  out.clear();
 }
 
 /**
@@ -155,23 +186,14 @@ function inherit(t: TunnelPort, b: Uint8Array, outer: number, inner: number): vo
   }
 }
 
-/**
- * A guest frame that won't fit the tunnel: ICMP "fragmentation needed" / "packet too big" back to the
- * guest when it said DF (or is IPv6), as the kernel's vxlan does; otherwise a counted drop (nvo does
- * not fragment inner packets: the guest's TCP sees the ICMP and lowers its MSS).
- */
-function tooBig(sw: Switch, p: Packet, tunnelMtu: number): void {
-  const r = sw.pmtu.check(p, tunnelMtu, sw.now);
-  if (r === pmtu.ICMP_SENT) {
-    const q = sw.pmtu.out!;
-    const back = sw.ports.get(p.inPort);
-    sw.counters.add('tx-icmp-frag-needed');
-    if (back) sw.stage(back, q);
-    else q.owner?.free(q);
-    sw.drop(p, sw.counters.id('drop-tunnel-too-big-icmp'));
-    return;
-  }
-  sw.drop(p, sw.counters.id('drop-tunnel-too-big'));
+/** Sends the ICMP error pmtu.check() built back out of the guest's port; the guest frame is dropped. */
+function icmpBack(sw: Switch, p: Packet): void {
+  const q = sw.pmtu.out!;
+  const back = sw.ports.get(p.inPort);
+  sw.counters.add('tx-icmp-frag-needed');
+  if (back) sw.stage(back, q);
+  else q.owner?.free(q);
+  sw.drop(p, sw.counters.id('drop-tunnel-too-big-icmp'));
 }
 
 /**
