@@ -12,8 +12,16 @@ import { u32 } from '../wire/bytes.ts';
 import { KIND_TUNNEL, type Port } from './port.ts';
 import type { Switch } from './switch.ts';
 
+// Scratch lists, reused: entries [0, nt) are this packet's targets. (Not `length = 0`: V8 frees the
+// backing store then, and the next push allocates a new one — per packet.)
 const targets: Port[] = [];
 const remotes: (Uint8Array | null)[] = [];
+let nt = 0;
+function add(q: Port, r: Uint8Array | null): void {
+  targets[nt] = q;
+  remotes[nt] = r;
+  nt++;
+}
 /** For a known unicast to a tunnel: the learned VTEP's offset in sw.macs.remotes (-1: none). */
 let remoteAt = -1;
 
@@ -38,8 +46,7 @@ export function normal(sw: Switch, p: Packet, w: FlowKey, consume: boolean): voi
       sw.now,
     );
   }
-  targets.length = 0;
-  remotes.length = 0;
+  nt = 0;
   remoteAt = -1;
   const unicast = (b[l2]! & 1) === 0;
   const e = unicast ? sw.macs.lookup(domain, b, l2, sw.now) : -1;
@@ -54,40 +61,36 @@ export function normal(sw: Switch, p: Packet, w: FlowKey, consume: boolean): voi
       if (consume) sw.drop(p, sw.counters.id(out ? 'drop-normal-split-horizon' : 'drop-no-such-port'));
       return;
     }
-    targets.push(out);
+    add(out, null);
     remoteAt = out.kind === KIND_TUNNEL && sw.macs.remoteVersionOf(e) !== 0 ? e * 16 : -1;
-    remotes.push(null);
     sw.counters.add('normal-forward');
   } else {
     for (const q of sw.guestPortsOf(domain)) {
       if (q.no === inPort.no) continue;
-      targets.push(q);
-      remotes.push(null);
+      add(q, null);
     }
     if (!fromTunnel) {
       const vteps = sw.vteps.get(domain);
       for (const t of sw.tunnels) {
         if (t.tunnel!.remote) {
-          targets.push(t);
-          remotes.push(null);
+          add(t, null);
         } else if (vteps)
           for (const r of vteps)
             if ((r.length === 4) === (t.tunnel!.ipVersion === 4)) {
-              targets.push(t);
-              remotes.push(r);
+              add(t, r);
             }
       }
     }
     sw.counters.add('normal-flood');
   }
-  if (targets.length === 0) {
+  if (nt === 0) {
     if (consume) sw.drop(p, sw.counters.id('drop-normal-no-target'));
     return;
   }
   // Tunnel outputs take tun_id = domain and tun_dst = the VTEP; restore w afterwards for later actions.
   const savedId = w[TUN_ID + 1]!;
   const savedDst = w[TUN_DST]!;
-  for (let i = 0; i < targets.length; i++) {
+  for (let i = 0; i < nt; i++) {
     const q = targets[i]!;
     const r = remotes[i];
     if (q.kind === KIND_TUNNEL) {
@@ -101,7 +104,7 @@ export function normal(sw: Switch, p: Packet, w: FlowKey, consume: boolean): voi
         else for (let j = 0; j < 4; j++) w[TUN_IPV6_DST + j] = u32(m, remoteAt + 4 * j);
       }
     }
-    sw.sendTo(q, p, consume && i === targets.length - 1, w);
+    sw.sendTo(q, p, consume && i === nt - 1, w);
     w[TUN_ID + 1] = savedId;
     w[TUN_DST] = savedDst;
   }
