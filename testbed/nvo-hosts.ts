@@ -17,6 +17,8 @@ export interface NvoHostsOptions {
   /** Guest MTU (leaves room for the encapsulation; software GSO lowers TCP's MSS anyway). */
   guestMtu?: number;
   extraTunnel?: Record<string, unknown>;
+  /** UDP tunnels send guest superframes as UDP GSO superframes (default true: the peers are nvo). */
+  uso?: boolean;
   /** Remote VTEPs (default: every other host of the test bed). */
   vteps?: string[];
 }

@@ -21,10 +21,10 @@ export const DEMO_ENCAPS = ['stt', 'vxlan', 'vxlan-soe', 'vxlan-gpe', 'geneve', 
 /** How each encapsulation moves a guest's 64 KB TSO frame across the 1500-byte underlay. */
 const NOTES: Record<(typeof DEMO_ENCAPS)[number], string> = {
   stt: 'one TCP-like superframe; the kernel segments it (TSO via vnet_hdr)',
-  vxlan: 'software tunnel GSO before the wire (classic)',
+  vxlan: 'inner TSO in nvo, one UDP GSO superframe (USO) per burst',
   'vxlan-soe': 'one 64 KB datagram, outer IPv4 fragments, reassembled',
-  'vxlan-gpe': 'software tunnel GSO before the wire',
-  geneve: 'software tunnel GSO before the wire',
+  'vxlan-gpe': 'inner TSO in nvo, one UDP GSO superframe (USO) per burst',
+  geneve: 'inner TSO in nvo, one UDP GSO superframe (USO) per burst',
   gre: 'software tunnel GSO before the wire',
   nvgre: 'software tunnel GSO before the wire',
 };

@@ -42,7 +42,7 @@ export function buildSwitch(cfg: Config, open: (r: PortRequest) => PortSink & { 
       netns: u.netns,
       offload: u.offload,
     });
-    const port = sw.addPort(u.name, KIND_UNDERLAY, { sink, mtu: u.mtu, txOffload: u.offload });
+    const port = sw.addPort(u.name, KIND_UNDERLAY, { sink, mtu: u.mtu, txOffload: u.offload, txUso: u.uso });
     underlayNo ||= port.no;
     if (!cfg.underlay.mac && sink.mac) sw.underlayMac.set(sink.mac);
   }

@@ -35,6 +35,8 @@ export const ConfigSchema = z
               mtu: z.number().int().min(576).max(65535).default(1500),
               /** The device takes superframes (vnet_hdr): TSO/USO on the underlay wire. */
               offload: z.boolean().default(true),
+              /** Send UDP tunnels' superframes as UDP GSO (USO) superframes: see Port.txUso. */
+              uso: z.boolean().default(false),
             }),
           )
           .default([]),

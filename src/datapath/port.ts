@@ -35,6 +35,13 @@ export class Port {
   readonly tunnel: TunnelPort | null;
   /** Accepts superframes (TSO/GSO) and partial checksums on tx: a TAP/AF_PACKET with vnet_hdr. */
   txOffload: boolean;
+  /**
+   * Underlay only: the far side copes with UDP GSO superframes (USO), so a UDP tunnel may send a guest
+   * superframe as one outer UDP superframe of complete tunnel packets. Right for a NIC that segments
+   * USO, and for peers that read vnet_hdr or are the kernel's UDP stack; wrong for a veth whose far end
+   * reads raw frames (OVS userspace's AF_PACKET ports), hence off by default.
+   */
+  txUso: boolean;
   readonly out: Batch;
   // Per-port counters (plain fields: read by `nvo stats`, bumped on the hot path).
   rxPackets = 0;
@@ -53,6 +60,7 @@ export class Port {
       sink?: PortSink | null;
       tunnel?: TunnelPort | null;
       txOffload?: boolean;
+      txUso?: boolean;
     },
   ) {
     this.no = no;
@@ -63,6 +71,7 @@ export class Port {
     this.sink = opts.sink ?? null;
     this.tunnel = opts.tunnel ?? null;
     this.txOffload = opts.txOffload ?? false;
+    this.txUso = opts.txUso ?? false;
     this.out = new Batch(256);
   }
 

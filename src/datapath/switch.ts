@@ -35,7 +35,7 @@ import { SttReassembler } from '../offload/stt-reassemble.ts';
 import { SttSegmenter } from '../offload/stt-segment.ts';
 import { Coalescer } from '../offload/tcp-gro.ts';
 import { Batch } from '../packet/batch.ts';
-import { NEEDS_CSUM, type Packet, SUPERFRAME } from '../packet/packet.ts';
+import { GSO_UDP_L4, NEEDS_CSUM, type Packet, SUPERFRAME } from '../packet/packet.ts';
 import { Pool, SMALL_SLOT, SUPER_SLOT } from '../packet/pool.ts';
 import { Neighbours } from '../tunnel/neighbours.ts';
 import { type TunnelConfig, TunnelPort } from '../tunnel/tunnel-port.ts';
@@ -177,7 +177,14 @@ export class Switch {
   addPort(
     name: string,
     kind: number,
-    opts: { no?: number; mtu?: number; vni?: number; sink?: PortSink | null; txOffload?: boolean } = {},
+    opts: {
+      no?: number;
+      mtu?: number;
+      vni?: number;
+      sink?: PortSink | null;
+      txOffload?: boolean;
+      txUso?: boolean;
+    } = {},
   ): Port {
     if (this.byName.has(name)) throw new Error(`port ${name} exists`);
     const no = opts.no ?? this.nextPortNo();
@@ -334,6 +341,9 @@ export class Switch {
     // Underlay GRO (NAPI-style, per batch): in-order segments of one inner TCP flow inside VXLAN/GPE/
     // Geneve (or plain TCP) become one encapsulated superframe, so decap and the flow lookup run once
     // per ~64 KB and the guest port gets one superframe.
+    // A UDP GSO superframe from a vnet_hdr port (a peer's USO, not yet cut by the kernel): split it
+    // into its datagrams first, each one tunnel packet.
+    if (port && port.kind === KIND_UNDERLAY && this.receiveUso(inPort, batch, now)) return;
     if (port && port.kind === KIND_UNDERLAY && this.gro !== null && batch.count > 1 && !this.dryRun) {
       const out = this.groOut;
       out.count = 0;
@@ -369,6 +379,40 @@ export class Switch {
       this.pipeline(p);
     }
     batch.count = 0;
+  }
+
+  private readonly usoOut = new Batch(512);
+  private readonly one = new Batch(1);
+
+  /**
+   * A batch holding UDP GSO superframes (a peer's USO that no kernel cut on the way): each is split
+   * into its datagrams and those go through receive() as a batch of their own; other packets go one by
+   * one. Returns false when the batch had none (the caller goes on with it).
+   */
+  private receiveUso(inPort: number, batch: Batch, now: number): boolean {
+    let any = false;
+    for (let i = 0; i < batch.count && !any; i++) any = (batch.packets[i]!.gsoType & 0x7f) === GSO_UDP_L4;
+    if (!any) return false;
+    const n0 = batch.count;
+    batch.count = 0;
+    for (let i = 0; i < n0; i++) {
+      const p = batch.packets[i]!;
+      batch.packets[i] = null;
+      const out = (p.gsoType & 0x7f) === GSO_UDP_L4 ? this.usoOut : this.one;
+      out.count = 0;
+      if (out === this.one) out.push(p);
+      else {
+        const n = this.gso.segment(p, out);
+        if (n === GSO_DROPPED) {
+          this.drop(p, this.c.dropGso);
+          continue;
+        }
+        if (n === 0) out.push(p);
+        else p.owner?.free(p);
+      }
+      this.receive(inPort, out, now);
+    }
+    return true;
   }
 
   /** Sends every port's staged output. */

@@ -29,13 +29,14 @@ import {
   type Packet,
   SUPERFRAME,
 } from '../packet/packet.ts';
-import { applyTemplate, sourcePort } from '../tunnel/outer-template.ts';
+import { applyTemplate, type OuterTemplate, sourcePort } from '../tunnel/outer-template.ts';
 import type { TunnelPort } from '../tunnel/tunnel-port.ts';
 import * as arp from '../wire/arp.ts';
 import { formatIpv6, setU16, setU32 } from '../wire/bytes.ts';
 import * as ipv4 from '../wire/ipv4.ts';
 import { OK } from '../wire/status.ts';
 import * as stt from '../wire/stt.ts';
+import * as udp from '../wire/udp.ts';
 import type { Port } from './port.ts';
 import type { Switch } from './switch.ts';
 
@@ -129,6 +130,10 @@ export function tunnelOutput(sw: Switch, port: Port, p: Packet, w: FlowKey): voi
     }
     fragmentOuter = true;
   }
+  if (superframe && tpl.isUdp && underlay.txUso && t.ipVersion === 4) {
+    usoToUnderlay(sw, underlay, p, tpl);
+    return;
+  }
   const innerL2 = p.start;
   const ident = sw.ipId;
   const o = applyTemplate(tpl, p.buf, p.start, p.end, ident, sourcePort(p.flowHash));
@@ -145,6 +150,80 @@ export function tunnelOutput(sw: Switch, port: Port, p: Packet, w: FlowKey): voi
   if (superframe) segmentToUnderlay(sw, underlay, p, tpl.len - tpl.l3);
   else if (fragmentOuter) fragmentToUnderlay(sw, underlay, p, ident);
   else sw.stage(underlay, p);
+}
+
+/**
+ * UDP tunnels over a port that takes UDP GSO (vnet_hdr USO): the guest superframe is cut into inner
+ * TCP segments here, each gets its tunnel header, and all of them travel as ONE outer UDP superframe
+ * whose payload is [tunnel header + inner segment] × n, gso_size = one such chunk. The kernel then
+ * replicates the outer Ethernet/IPv4/UDP headers per chunk (UDP_SEGMENT semantics), so every wire
+ * packet is a complete VXLAN/GPE/Geneve packet, while nvo hands the kernel one buffer instead of n.
+ *   chunk = tunnel header + inner headers + MSS;  outer IP length per wire packet = 20 + 8 + chunk ≤ MTU
+ */
+function usoToUnderlay(sw: Switch, underlay: Port, p: Packet, tpl: OuterTemplate): void {
+  const b = p.buf;
+  const innerL4 = p.l4;
+  const tunLen = tpl.len - tpl.tunnel;
+  const hash = p.flowHash; // p may be freed below
+  if (innerL4 >= 0 && (p.gsoType & ~GSO_ECN) !== GSO_UDP_L4) {
+    const tcpHdr = (b[innerL4 + 12]! >>> 4) << 2;
+    const maxMss = underlay.mtu - (tpl.len - tpl.l3) - (innerL4 - p.start) - tcpHdr;
+    if (p.gsoSize > maxMss || p.gsoSize === 0) p.gsoSize = maxMss;
+  }
+  const segs = sw.segOut;
+  segs.clear();
+  const n = sw.gso.segment(p, segs);
+  if (n === GSO_DROPPED) {
+    sw.drop(p, sw.counters.id('drop-tunnel-gso'));
+    return;
+  }
+  if (n === GSO_PASSED) segs.push(p);
+  else p.owner?.free(p);
+  const count = segs.count;
+  const first = segs.packets[0]!;
+  const chunk = tunLen + (first.end - first.start);
+  // Chunks per outer superframe: the UDP datagram stays ≤ 65,535 − 20 (IPv4) bytes and fits a slot.
+  const room = sw.superPool.slotSize - sw.superPool.headroom - tpl.len;
+  const per = Math.max(1, Math.min(Math.floor((65535 - 28) / chunk), Math.floor(room / chunk)));
+  for (let from = 0; from < count; from += per) {
+    const to = Math.min(count, from + per);
+    const q = sw.superPool.alloc();
+    if (q === null) {
+      for (let i = from; i < count; i++) sw.drop(segs.packets[i]!, sw.counters.id('drop-no-buffer'));
+      break;
+    }
+    // Payload: the first chunk's tunnel header comes with the template; later chunks get a copy of it.
+    let at = q.start;
+    for (let i = from; i < to; i++) {
+      const s = segs.packets[i]!;
+      if (i > from) {
+        q.buf.set(tpl.bytes.subarray(tpl.tunnel, tpl.len), at);
+        at += tunLen;
+      }
+      q.buf.set(s.buf.subarray(s.start, s.end), at);
+      at += s.end - s.start;
+      s.owner?.free(s);
+    }
+    q.end = at;
+    const o = applyTemplate(tpl, q.buf, q.start, q.end, sw.ipId, sourcePort(hash));
+    sw.ipId = (sw.ipId + (to - from)) & 0xffff;
+    q.start = o;
+    q.l2 = o;
+    q.l3 = o + tpl.l3;
+    q.l4 = o + tpl.l4;
+    // USO needs a partial UDP checksum (the kernel finishes it per datagram): seed the pseudo-header.
+    udp.fillPseudo(q.buf, q.l3, q.l4);
+    const many = to - from > 1;
+    q.flags = NEEDS_CSUM | (many ? SUPERFRAME : 0);
+    q.csumStart = q.l4;
+    q.csumOffset = 6;
+    q.gsoType = many ? GSO_UDP_L4 : GSO_NONE;
+    q.gsoSize = many ? chunk : 0;
+    q.tunEncap = tpl.spec.encap;
+    sw.stage(underlay, q);
+  }
+  segs.clear();
+  sw.counters.v[sw.c.tunnelGsoSegments]! += count;
 }
 
 /** The encapsulated datagram as outer IPv4 fragments (offload/ipv4-fragment.ts; DF is clear). */
