@@ -30,12 +30,10 @@ import { Ipv4Reassembler } from '../offload/ipv4-reassemble.ts';
 import { Ipv6Reassembler } from '../offload/ipv6-reassemble.ts';
 import { PmtuResponder } from '../offload/pmtu.ts';
 import { ReassemblyMemory } from '../offload/reassembly-limits.ts';
-import { SoeTransmitter } from '../offload/soe-tx.ts';
 import { SttReassembler } from '../offload/stt-reassemble.ts';
-import { SttSegmenter } from '../offload/stt-segment.ts';
 import { Coalescer } from '../offload/tcp-gro.ts';
 import { Batch } from '../packet/batch.ts';
-import { GSO_UDP_L4, NEEDS_CSUM, type Packet, SUPERFRAME } from '../packet/packet.ts';
+import { NEEDS_CSUM, type Packet, SUPERFRAME } from '../packet/packet.ts';
 import { Pool, SMALL_SLOT, SUPER_SLOT } from '../packet/pool.ts';
 import { Neighbours } from '../tunnel/neighbours.ts';
 import { type TunnelConfig, TunnelPort } from '../tunnel/tunnel-port.ts';
@@ -46,7 +44,9 @@ import { MacLearning } from './mac-learning.ts';
 import { normal } from './normal.ts';
 import { KIND_GUEST, KIND_INTERNAL, KIND_TUNNEL, KIND_UNDERLAY, Port, type PortSink } from './port.ts';
 import { tunnelOutput } from './tunnel-output.ts';
+import { TunnelTransmitters } from './tunnel-transmitters.ts';
 import { underlayInput } from './underlay-input.ts';
+import { receiveUso } from './uso-split.ts';
 
 export interface SwitchConfig {
   name?: string;
@@ -96,9 +96,8 @@ export class Switch {
   readonly sttRx: SttReassembler;
   /** ICMP frag-needed / packet-too-big towards guests whose frames don't fit a tunnel. */
   readonly pmtu: PmtuResponder;
-  private readonly sttTx = new Map<string, SttSegmenter>();
-  private readonly soeTx = new Map<string, SoeTransmitter>();
-  private txGeneration = 0;
+  /** STT segmenters and SOE transmitters per destination. */
+  readonly transmitters: TunnelTransmitters;
   /** Underlay GRO (null = off). */
   readonly gro: Coalescer | null;
   private readonly groOut = new Batch(512);
@@ -141,6 +140,7 @@ export class Switch {
     this.gso = new Segmenter({ pool: this.pool });
     this.gro = cfg.gro === false ? null : new Coalescer({ superPool: this.superPool });
     this.pmtu = new PmtuResponder(this.pool);
+    this.transmitters = new TunnelTransmitters(this);
     this.reasmMemory = new ReassemblyMemory(cfg.reassemblyBytes ?? 4 << 20);
     this.reasm4 = new Ipv4Reassembler({}, this.reasmMemory);
     this.reasm6 = new Ipv6Reassembler({}, this.reasmMemory);
@@ -229,70 +229,6 @@ export class Switch {
     this.vteps.set(vni, list);
   }
 
-  // ---- per-destination transmitters (STT, SOE): made on first use, dropped when a MAC changes ----
-
-  private txKey(t: TunnelPort, remote: Uint8Array, extra: number): string {
-    if (this.txGeneration !== this.neighbours.generation) {
-      this.sttTx.clear();
-      this.soeTx.clear();
-      this.txGeneration = this.neighbours.generation;
-    }
-    return `${t.name}|${remote.subarray(0, t.ipVersion === 4 ? 4 : 16).join('.')}|${extra}`;
-  }
-
-  sttSegmenter(t: TunnelPort, remote: Uint8Array, mac: Uint8Array): SttSegmenter {
-    const key = this.txKey(t, remote, 0);
-    let s = this.sttTx.get(key);
-    if (!s) {
-      const l2 = new Uint8Array(14);
-      l2.set(mac.subarray(0, 6), 0);
-      l2.set(this.underlayMac, 6);
-      l2[12] = t.ipVersion === 4 ? 0x08 : 0x86;
-      l2[13] = t.ipVersion === 4 ? 0x00 : 0xdd;
-      const n = t.ipVersion === 4 ? 4 : 16;
-      s = new SttSegmenter({
-        l2,
-        ipVersion: t.ipVersion === 4 ? 4 : 6,
-        src: t.local.slice(0, n),
-        dst: remote.slice(0, n),
-        ttl: t.ttl < 0 ? 64 : t.ttl,
-        tos: Math.max(t.tos, 0),
-        df: t.df !== 'clear',
-        dstPort: t.dstPort || 7471,
-      });
-      this.sttTx.set(key, s);
-    }
-    return s;
-  }
-
-  soeTransmitter(t: TunnelPort, remote: Uint8Array, vni: number, mac: Uint8Array): SoeTransmitter {
-    const key = this.txKey(t, remote, vni);
-    let s = this.soeTx.get(key);
-    if (!s) {
-      const l2 = new Uint8Array(14);
-      l2.set(mac.subarray(0, 6), 0);
-      l2.set(this.underlayMac, 6);
-      l2[12] = 0x08;
-      s = new SoeTransmitter(
-        {
-          l2,
-          src: t.local.slice(0, 4),
-          dst: remote.slice(0, 4),
-          ttl: t.ttl < 0 ? 64 : t.ttl,
-          tos: Math.max(t.tos, 0),
-          vni: vni & 0xffffff,
-          dstPort: t.dstPort || 4789,
-          udpCsum: t.csum,
-        },
-        this.pool,
-        this.gso,
-        new Batch(256),
-      );
-      this.soeTx.set(key, s);
-    }
-    return s;
-  }
-
   // ---- timers and tracing ----
 
   /** Expires idle/hard-timeout flows and aged MACs; call about once a second. */
@@ -343,7 +279,7 @@ export class Switch {
     // per ~64 KB and the guest port gets one superframe.
     // A UDP GSO superframe from a vnet_hdr port (a peer's USO, not yet cut by the kernel): split it
     // into its datagrams first, each one tunnel packet.
-    if (port && port.kind === KIND_UNDERLAY && this.receiveUso(inPort, batch, now)) return;
+    if (port && port.kind === KIND_UNDERLAY && receiveUso(this, inPort, batch, now)) return;
     if (port && port.kind === KIND_UNDERLAY && this.gro !== null && batch.count > 1 && !this.dryRun) {
       const out = this.groOut;
       out.count = 0;
@@ -381,39 +317,8 @@ export class Switch {
     batch.count = 0;
   }
 
-  private readonly usoOut = new Batch(512);
-  private readonly one = new Batch(1);
-
-  /**
-   * A batch holding UDP GSO superframes (a peer's USO that no kernel cut on the way): each is split
-   * into its datagrams and those go through receive() as a batch of their own; other packets go one by
-   * one. Returns false when the batch had none (the caller goes on with it).
-   */
-  private receiveUso(inPort: number, batch: Batch, now: number): boolean {
-    let any = false;
-    for (let i = 0; i < batch.count && !any; i++) any = (batch.packets[i]!.gsoType & 0x7f) === GSO_UDP_L4;
-    if (!any) return false;
-    const n0 = batch.count;
-    batch.count = 0;
-    for (let i = 0; i < n0; i++) {
-      const p = batch.packets[i]!;
-      batch.packets[i] = null;
-      const out = (p.gsoType & 0x7f) === GSO_UDP_L4 ? this.usoOut : this.one;
-      out.count = 0;
-      if (out === this.one) out.push(p);
-      else {
-        const n = this.gso.segment(p, out);
-        if (n === GSO_DROPPED) {
-          this.drop(p, this.c.dropGso);
-          continue;
-        }
-        if (n === 0) out.push(p);
-        else p.owner?.free(p);
-      }
-      this.receive(inPort, out, now);
-    }
-    return true;
-  }
+  readonly usoOut = new Batch(512);
+  readonly one = new Batch(1);
 
   /** Sends every port's staged output. */
   flush(): void {

@@ -317,7 +317,7 @@ function sttOutput(
   p.flags &= ~(NEEDS_CSUM | CSUM_VALID | SUPERFRAME);
   p.gsoType = GSO_NONE;
   p.gsoSize = 0;
-  const seg = sw.sttSegmenter(t, remote, mac);
+  const seg = sw.transmitters.stt(t, remote, mac);
   const out = sw.segOut;
   out.clear();
   const res = seg.segment(p, underlay.mtu, sw.pool, out, underlay.txOffload);
@@ -343,7 +343,7 @@ function soeOutput(
   vni: number,
   mac: Uint8Array,
 ): void {
-  const tx = sw.soeTransmitter(t, remote, vni, mac);
+  const tx = sw.transmitters.soe(t, remote, vni, mac);
   const out = sw.segOut;
   out.clear();
   // SOE sends DF clear and fragments the outer datagram: no frame is too big up to 65,499 bytes.

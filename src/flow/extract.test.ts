@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { fields, haveScapy, haveTshark, scapy, tshark } from '../../test/harness/tools.ts';
+import { fields, needScapy, needTshark, scapy, tshark } from '../../test/harness/tools.ts';
 import { ENCAP_VXLAN, Packet } from '../packet/packet.ts';
 import { fromHex } from '../wire/bytes.ts';
 import { OK, TRUNCATED } from '../wire/status.ts';
@@ -58,7 +58,7 @@ const ip6Big = (s: string) => {
   return out.reduce((a, x) => (a << 8n) | BigInt(x), 0n);
 };
 
-test('flow key == tshark dissection of scapy-built frames', { skip: !haveScapy() || !haveTshark() }, () => {
+test('flow key == tshark dissection of scapy-built frames', { skip: needScapy() || needTshark() }, () => {
   const frames = scapy(FRAMES).trim().split('\n').map(fromHex);
   const dissected = tshark(frames);
   assert.equal(dissected.length, frames.length);

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import fc from 'fast-check';
-import { haveScapy, haveTshark, PYTHON, TSHARK } from '../../test/harness/tools.ts';
+import { haveTshark, needScapy, needTshark, PYTHON, TSHARK } from '../../test/harness/tools.ts';
 import { openCapture, openCaptureBytes } from './capture-reader.ts';
 import { LINKTYPE_ETHERNET, LINKTYPE_RAW } from './capture-record.ts';
 import { MemorySink } from './capture-sink.ts';
@@ -138,7 +138,7 @@ function assertFramesEqual(
   });
 }
 
-describe('capture readers read files written by scapy / editcap / mergecap', { skip: !haveScapy() }, () => {
+describe('capture readers read files written by scapy / editcap / mergecap', { skip: needScapy() }, () => {
   for (const [endian, nano] of [
     ['<', false],
     ['>', false],
@@ -208,7 +208,7 @@ w.close()
   });
 });
 
-describe('capture writers are read by tshark and capinfos', { skip: !haveTshark() }, () => {
+describe('capture writers are read by tshark and capinfos', { skip: needTshark() }, () => {
   for (const nano of [false, true])
     for (const bigEndian of [false, true])
       it(`pcap ${nano ? 'ns' : 'µs'} ${bigEndian ? 'big' : 'little'}-endian`, async () => {

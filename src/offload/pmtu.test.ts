@@ -2,7 +2,7 @@
 // Linux rules of iptunnel_pmtud_check_icmp[v6] (net/ipv4/ip_tunnel_core.c).
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { haveScapy, scapy } from '../../test/harness/tools.ts';
+import { needScapy, scapy } from '../../test/harness/tools.ts';
 import { guestTcp, ipv4Frame, load, noise } from '../../test/offload-frag/build.ts';
 import { GSO_TCPV4, SUPERFRAME } from '../packet/packet.ts';
 import { Pool, SUPER_SLOT } from '../packet/pool.ts';
@@ -33,7 +33,7 @@ function run(
 
 describe('pmtu: ICMP frag-needed / packet-too-big to the guest', () => {
   it('builds the same errors as scapy for an IPv4 DF and an IPv6 packet (byte-exact)', {
-    skip: !haveScapy(),
+    skip: needScapy(),
   }, () => {
     const lines = scapy(`e=Ether(src='02:00:00:00:00:0a',dst='02:00:00:00:00:0b')
 g4=e/IP(src='10.0.0.1',dst='10.0.0.2',flags='DF',ttl=61,id=9)/TCP(sport=1,dport=2)/Raw(bytes(range(256))*6)

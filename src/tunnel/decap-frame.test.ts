@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { haveScapy, scapy } from '../../test/harness/tools.ts';
+import { needScapy, scapy } from '../../test/harness/tools.ts';
 import { openCapture } from '../io/capture-reader.ts';
 import { ENCAP_NAMES } from '../packet/packet.ts';
 import { decapFrame, newDecap } from './decap-frame.ts';
@@ -16,7 +16,7 @@ import { FrameDecapper } from './frame-decapper.ts';
 const opts = { verifyChecksums: true };
 const hex = (b: Uint8Array, o = 0, e = b.length) => Buffer.from(b.subarray(o, e)).toString('hex');
 
-describe('decapFrame: outer header variants (scapy-built)', { skip: !haveScapy() }, () => {
+describe('decapFrame: outer header variants (scapy-built)', { skip: needScapy() }, () => {
   const [casesJson, INNER] = scapy(`
 import json
 inner = Ether(src='0a:00:00:00:00:01', dst='0a:00:00:00:00:02')/IP(src='10.0.0.1', dst='10.0.0.2')/UDP(sport=1, dport=2)/Raw(b'x'*40)
@@ -112,7 +112,7 @@ print(bytes(inner).hex())
 });
 
 describe('FrameDecapper: reassembly drops are named after the reassembler counters', {
-  skip: !haveScapy(),
+  skip: needScapy(),
 }, () => {
   it('an overlapping IPv4 fragment with other bytes kills the datagram (RFC 5722 rule, ipv4-reassemble.ts)', () => {
     const frames = scapy(`

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { fuzz, truncations } from '../../test/harness/hostile.ts';
 import { roundTrip } from '../../test/harness/roundtrip.ts';
-import { fields, haveScapy, haveTshark, tshark, tsharkMalformed } from '../../test/harness/tools.ts';
+import { fields, needScapy, needTshark, tshark, tsharkMalformed } from '../../test/harness/tools.ts';
 import { ethFrame, pyEach } from '../../test/harness/wire-oracles.ts';
 import * as arp from './arp.ts';
 import { formatMac, fromHex } from './bytes.ts';
@@ -64,7 +64,7 @@ describe('arp', () => {
     fuzz(arp.codec, [b]);
   });
 
-  it('scapy ARP with random fields parses to the same values', { skip: !haveScapy() }, () => {
+  it('scapy ARP with random fields parses to the same values', { skip: needScapy() }, () => {
     const reprs = fc.sample(arbRepr, { numRuns: 60, seed: 11 });
     const specs = reprs.map((r) => ({
       op: r.op,
@@ -85,7 +85,7 @@ describe('arp', () => {
     });
   });
 
-  it('ARP emitted by nvo dissects in tshark to the same fields', { skip: !haveTshark() }, () => {
+  it('ARP emitted by nvo dissects in tshark to the same fields', { skip: needTshark() }, () => {
     const reprs = fc.sample(arbRepr, { numRuns: 60, seed: 12 }).map((r) => ({ ...r, op: 1 + (r.op % 2) }));
     const frames = reprs.map((r) => {
       const p = new Uint8Array(28);

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { fuzz, truncations } from '../../test/harness/hostile.ts';
 import { roundTrip } from '../../test/harness/roundtrip.ts';
-import { fields, haveScapy, haveTshark, tshark, tsharkMalformed } from '../../test/harness/tools.ts';
+import { fields, needScapy, needTshark, tshark, tsharkMalformed } from '../../test/harness/tools.ts';
 import { pyEach } from '../../test/harness/wire-oracles.ts';
 import { formatMac, fromHex, hex } from './bytes.ts';
 import * as etherType from './ether-type.ts';
@@ -90,7 +90,7 @@ describe('ethernet', () => {
     );
   });
 
-  it('scapy-built frames with random fields parse to the same values', { skip: !haveScapy() }, () => {
+  it('scapy-built frames with random fields parse to the same values', { skip: needScapy() }, () => {
     const reprs = fc.sample(arbRepr, { numRuns: 60, seed: 7 });
     const specs = reprs.map((r) => ({
       dst: formatMac(r.dst, 0),
@@ -108,7 +108,7 @@ describe('ethernet', () => {
     });
   });
 
-  it('frames emitted by nvo dissect in tshark to the same fields', { skip: !haveTshark() }, () => {
+  it('frames emitted by nvo dissect in tshark to the same fields', { skip: needTshark() }, () => {
     // Types ≥ 0x0600 that tshark has no dissector for, so the payload is plain data.
     const reprs = fc
       .sample(arbRepr, { numRuns: 60, seed: 8 })

@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { hostileBytes, parseIsolated, truncations } from '../../test/conformance/codec-suite.ts';
 import { concat, innerEthernet, ORACLE_SEED, scapyLite, wrap } from '../../test/conformance/frames.ts';
 import { roundTrip } from '../../test/harness/roundtrip.ts';
-import { fields, haveScapy, haveTshark, tshark, tsharkMalformed } from '../../test/harness/tools.ts';
+import { fields, needScapy, needTshark, tshark, tsharkMalformed } from '../../test/harness/tools.ts';
 import { fromHex, hex } from './bytes.ts';
 import * as geneve from './geneve.ts';
 import { BAD_OPTION, BAD_VERSION, OK, TRUNCATED } from './status.ts';
@@ -136,7 +136,7 @@ test('hostile input: truncations, random bytes', () => {
 });
 
 test('tshark (geneve on 6081) dissects nvo-emitted headers and options to the same fields', {
-  skip: !haveTshark(),
+  skip: needTshark(),
 }, () => {
   const reprs = fc.sample(arbRepr, { numRuns: 50, seed: ORACLE_SEED }).map((r) => {
     r.protocol = geneve.PROTO_ETHERNET;
@@ -180,7 +180,7 @@ test('tshark (geneve on 6081) dissects nvo-emitted headers and options to the sa
   });
 });
 
-test('nvo parses scapy-built Geneve headers to scapy’s field values', { skip: !haveScapy() }, () => {
+test('nvo parses scapy-built Geneve headers to scapy’s field values', { skip: needScapy() }, () => {
   const out = scapyLite(
     `
 import random
@@ -226,7 +226,7 @@ for i in range(150):
 });
 
 test('scapy 2.5 bug: GENEVE() computes Opt Len & 0x2f, so ≥ 64 bytes of options come out wrong; nvo rejects', {
-  skip: !haveScapy(),
+  skip: needScapy(),
 }, () => {
   // 19 words of options (76 bytes) are written as 19 & 0x2f = 3 words: the options no longer tile Opt Len.
   const h = scapyLite(
@@ -237,7 +237,7 @@ test('scapy 2.5 bug: GENEVE() computes Opt Len & 0x2f, so ≥ 64 bytes of option
 });
 
 test('hostile options: nvo rejects (BAD_OPTION) exactly the option areas tshark flags as invalid length', {
-  skip: !haveTshark(),
+  skip: needTshark(),
 }, () => {
   // Well-formed option lists with, half of the time, one length field overwritten at random.
   const arb = fc

@@ -10,7 +10,7 @@ import {
   wrap,
 } from '../../test/conformance/frames.ts';
 import { roundTrip } from '../../test/harness/roundtrip.ts';
-import { fields, haveScapy, haveTshark, tshark, tsharkMalformed } from '../../test/harness/tools.ts';
+import { fields, needScapy, needTshark, tshark, tsharkMalformed } from '../../test/harness/tools.ts';
 import { fromHex, hex } from './bytes.ts';
 import * as gre from './gre.ts';
 import { BAD_CHECKSUM, BAD_FLAGS, BAD_VERSION, OK, TRUNCATED, UNSUPPORTED } from './status.ts';
@@ -138,7 +138,7 @@ test('hostile input: truncations, random bytes', () => {
 });
 
 test('tshark dissects nvo-emitted GRE (IP proto 47) to the same fields, checksums good', {
-  skip: !haveTshark(),
+  skip: needTshark(),
 }, () => {
   const ip4 = INNER_IPV4_ICMP;
   const cases = fc.sample(arbCase, { numRuns: 60, seed: ORACLE_SEED }).map(({ r }, i) => {
@@ -181,7 +181,7 @@ test('tshark dissects nvo-emitted GRE (IP proto 47) to the same fields, checksum
 });
 
 test('nvo parses scapy-built GRE (scapy computes the checksums) to scapy’s field values', {
-  skip: !haveScapy(),
+  skip: needScapy(),
 }, () => {
   const out = scapyLite(`
 import random

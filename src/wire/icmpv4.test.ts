@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { fuzz, truncations } from '../../test/harness/hostile.ts';
 import { roundTrip } from '../../test/harness/roundtrip.ts';
-import { fields, haveScapy, haveTshark, tshark, tsharkMalformed } from '../../test/harness/tools.ts';
+import { fields, needScapy, needTshark, tshark, tsharkMalformed } from '../../test/harness/tools.ts';
 import { ethFrame, pyEach } from '../../test/harness/wire-oracles.ts';
 import { fromHex, hex } from './bytes.ts';
 import * as icmp from './icmpv4.ts';
@@ -99,7 +99,7 @@ describe('icmpv4', () => {
     );
   });
 
-  it('scapy messages with random fields parse to the same values', { skip: !haveScapy() }, () => {
+  it('scapy messages with random fields parse to the same values', { skip: needScapy() }, () => {
     const specs = fc.sample(
       fc.record({
         kind: fc.constantFrom('echo', 'frag', 'param', 'exceeded'),
@@ -133,7 +133,7 @@ describe('icmpv4', () => {
   });
 
   it('messages emitted by nvo dissect in tshark to the same fields, checksum good', {
-    skip: !haveTshark(),
+    skip: needTshark(),
   }, () => {
     const cases = fc.sample(
       fc.record({

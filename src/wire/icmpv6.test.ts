@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { fuzz, truncations } from '../../test/harness/hostile.ts';
 import { roundTrip } from '../../test/harness/roundtrip.ts';
-import { fields, haveScapy, haveTshark, tshark, tsharkMalformed } from '../../test/harness/tools.ts';
+import { fields, needScapy, needTshark, tshark, tsharkMalformed } from '../../test/harness/tools.ts';
 import { ethFrame, pyEach } from '../../test/harness/wire-oracles.ts';
 import { formatIpv6, formatMac, fromHex, hex } from './bytes.ts';
 import * as icmp6 from './icmpv6.ts';
@@ -141,7 +141,7 @@ describe('icmpv6', () => {
     );
   });
 
-  it('scapy ND messages with random fields parse to the same values', { skip: !haveScapy() }, () => {
+  it('scapy ND messages with random fields parse to the same values', { skip: needScapy() }, () => {
     const specs = fc.sample(
       fc.record({
         ns: fc.boolean(),
@@ -173,7 +173,7 @@ describe('icmpv6', () => {
   });
 
   it('messages emitted by nvo dissect in tshark to the same fields, checksum good', {
-    skip: !haveTshark(),
+    skip: needTshark(),
   }, () => {
     const cases = fc.sample(
       fc.record({

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { fuzz, guarded, truncations } from '../../test/harness/hostile.ts';
 import { roundTrip } from '../../test/harness/roundtrip.ts';
-import { fields, haveScapy, haveTshark, tshark, tsharkMalformed } from '../../test/harness/tools.ts';
+import { fields, needScapy, needTshark, tshark, tsharkMalformed } from '../../test/harness/tools.ts';
 import { py } from '../../test/harness/wire-oracles.ts';
 import { fromHex, hex } from './bytes.ts';
 import * as ipv4 from './ipv4.ts';
@@ -248,7 +248,7 @@ describe('ipv4', () => {
     assert.equal(ipv4.check(g, 0, 20), TRUNCATED);
   });
 
-  it('scapy-built headers with random fields parse to scapy’s values', { skip: !haveScapy() }, () => {
+  it('scapy-built headers with random fields parse to scapy’s values', { skip: needScapy() }, () => {
     // scapy decodes known option numbers (low 5 bits: RR 7, TS 4, LSRR 3, …) structurally and fails on
     // random bodies: give it NOPs and numbers 22..31, which it treats as generic type/length/value.
     const reprs = fc.sample(arbRepr, { numRuns: 150, seed: 4242 }).map((r) => {
@@ -311,7 +311,7 @@ for s in json.loads('''${JSON.stringify(specs)}'''):
   });
 
   it('headers emitted by nvo dissect in tshark to the same fields, checksum good', {
-    skip: !haveTshark(),
+    skip: needTshark(),
   }, () => {
     const reprs = fc.sample(arbRepr, { numRuns: 150, seed: 99 });
     const frames = reprs.map((r) => {

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { guarded } from '../../test/harness/hostile.ts';
 import { roundTrip } from '../../test/harness/roundtrip.ts';
-import { fields, haveScapy, haveTshark, tshark } from '../../test/harness/tools.ts';
+import { fields, needScapy, needTshark, tshark } from '../../test/harness/tools.ts';
 import { ethFrame, pyEach } from '../../test/harness/wire-oracles.ts';
 import { fromHex, hex } from './bytes.ts';
 import * as ipProto from './ip-proto.ts';
@@ -138,7 +138,7 @@ describe('ipv6 extension headers', () => {
     assert.equal(ext.checkOptions(b, 2, 16), OK);
   });
 
-  it('random chains built by scapy walk to scapy’s upper layer and offsets', { skip: !haveScapy() }, () => {
+  it('random chains built by scapy walk to scapy’s upper layer and offsets', { skip: needScapy() }, () => {
     const arbHdr = fc.oneof(
       fc.record({ k: fc.constant('dst'), n: fc.integer({ min: 0, max: 3 }) }),
       fc.record({ k: fc.constant('rt'), n: fc.integer({ min: 0, max: 3 }) }),
@@ -212,7 +212,7 @@ describe('ipv6 extension headers', () => {
     });
   });
 
-  it('fragment headers emitted by nvo dissect in tshark to the same fields', { skip: !haveTshark() }, () => {
+  it('fragment headers emitted by nvo dissect in tshark to the same fields', { skip: needTshark() }, () => {
     const reprs = fc.sample(
       fc.record({
         offset: fc.integer({ min: 0, max: 8191 }).map((x) => x * 8),

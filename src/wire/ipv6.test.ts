@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { fuzz, truncations } from '../../test/harness/hostile.ts';
 import { roundTrip } from '../../test/harness/roundtrip.ts';
-import { fields, haveScapy, haveTshark, tshark, tsharkMalformed } from '../../test/harness/tools.ts';
+import { fields, needScapy, needTshark, tshark, tsharkMalformed } from '../../test/harness/tools.ts';
 import { ethFrame, pyEach } from '../../test/harness/wire-oracles.ts';
 import { formatIpv6, fromHex, hex } from './bytes.ts';
 import * as ipv6 from './ipv6.ts';
@@ -66,7 +66,7 @@ describe('ipv6', () => {
     fuzz(ipv6.codec, [b]);
   });
 
-  it('scapy headers with random fields parse to the same values', { skip: !haveScapy() }, () => {
+  it('scapy headers with random fields parse to the same values', { skip: needScapy() }, () => {
     const reprs = fc.sample(arbRepr, { numRuns: 60, seed: 61 });
     const specs = reprs.map((r) => ({
       tc: r.trafficClass,
@@ -89,7 +89,7 @@ describe('ipv6', () => {
     });
   });
 
-  it('headers emitted by nvo dissect in tshark to the same fields', { skip: !haveTshark() }, () => {
+  it('headers emitted by nvo dissect in tshark to the same fields', { skip: needTshark() }, () => {
     const reprs = fc
       .sample(arbRepr, { numRuns: 60, seed: 62 })
       .map((r) => ({ ...r, nextHeader: 59, payloadLen: r.payloadLen % 40 }));

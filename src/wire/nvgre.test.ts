@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { hostileBytes, parseIsolated, truncations } from '../../test/conformance/codec-suite.ts';
 import { concat, innerEthernet, ORACLE_SEED, scapyLite, wrap } from '../../test/conformance/frames.ts';
 import { roundTrip } from '../../test/harness/roundtrip.ts';
-import { fields, haveScapy, haveTshark, tshark, tsharkMalformed } from '../../test/harness/tools.ts';
+import { fields, needScapy, needTshark, tshark, tsharkMalformed } from '../../test/harness/tools.ts';
 import { fromHex, hex } from './bytes.ts';
 import * as gre from './gre.ts';
 import * as nvgre from './nvgre.ts';
@@ -75,7 +75,7 @@ test('hostile input: truncations, random bytes', () => {
 });
 
 test('tshark (generic GRE) shows K, TEB and key = VSID << 8 | FlowID for nvo-emitted NVGRE', {
-  skip: !haveTshark(),
+  skip: needTshark(),
 }, () => {
   const reprs = fc.sample(arbRepr, { numRuns: 40, seed: ORACLE_SEED }).map((r) => ({ ...r, rsvdFlags: 0 }));
   const payloads = reprs.map((r, i) => {
@@ -94,7 +94,7 @@ test('tshark (generic GRE) shows K, TEB and key = VSID << 8 | FlowID for nvo-emi
   });
 });
 
-test('nvo parses scapy-built NVGRE-style GRE headers', { skip: !haveScapy() }, () => {
+test('nvo parses scapy-built NVGRE-style GRE headers', { skip: needScapy() }, () => {
   const out = scapyLite(`
 import random
 random.seed(7637)

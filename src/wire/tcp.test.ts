@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { fuzz, truncations } from '../../test/harness/hostile.ts';
 import { roundTrip } from '../../test/harness/roundtrip.ts';
-import { fields, haveScapy, haveTshark, tshark } from '../../test/harness/tools.ts';
+import { fields, needScapy, needTshark, tshark } from '../../test/harness/tools.ts';
 import { ethFrame, pyEach } from '../../test/harness/wire-oracles.ts';
 import { fromHex } from './bytes.ts';
 import * as ipProto from './ip-proto.ts';
@@ -209,7 +209,7 @@ describe('tcp', () => {
     fuzz(topt.codec, [seg.subarray(20, 60)]);
   });
 
-  it('scapy segments with random fields and options parse to the same values', { skip: !haveScapy() }, () => {
+  it('scapy segments with random fields and options parse to the same values', { skip: needScapy() }, () => {
     const cases = fc.sample(arbTcp, { numRuns: 60, seed: 17 });
     const specs = cases.map(({ r, o }, i) => {
       const opts: [string, unknown][] = [];
@@ -258,7 +258,7 @@ describe('tcp', () => {
   });
 
   it('segments emitted by nvo dissect in tshark to the same fields, checksum good', {
-    skip: !haveTshark(),
+    skip: needTshark(),
   }, () => {
     const cases = fc.sample(arbTcp, { numRuns: 60, seed: 18 });
     // Port 9 (discard) both ways so tshark has no payload dissector to run.

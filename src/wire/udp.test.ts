@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { fuzz, truncations } from '../../test/harness/hostile.ts';
 import { roundTrip } from '../../test/harness/roundtrip.ts';
-import { fields, haveScapy, haveTshark, tshark } from '../../test/harness/tools.ts';
+import { fields, needScapy, needTshark, tshark } from '../../test/harness/tools.ts';
 import { ethFrame, pyEach } from '../../test/harness/wire-oracles.ts';
 import { fromHex, hex, setU16 } from './bytes.ts';
 import * as ipProto from './ip-proto.ts';
@@ -143,7 +143,7 @@ describe('udp', () => {
   });
 
   it('scapy datagrams with random fields: same fields, our checksum equals scapy’s', {
-    skip: !haveScapy(),
+    skip: needScapy(),
   }, () => {
     const specs = fc.sample(
       fc.record({
@@ -175,7 +175,7 @@ describe('udp', () => {
     });
   });
 
-  it('datagrams emitted by nvo: tshark agrees on fields and checksum', { skip: !haveTshark() }, () => {
+  it('datagrams emitted by nvo: tshark agrees on fields and checksum', { skip: needTshark() }, () => {
     const cases = fc.sample(
       fc.record({
         v6: fc.boolean(),

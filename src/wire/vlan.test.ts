@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { fuzz, guarded, truncations } from '../../test/harness/hostile.ts';
 import { roundTrip } from '../../test/harness/roundtrip.ts';
-import { fields, haveScapy, haveTshark, tshark, tsharkMalformed } from '../../test/harness/tools.ts';
+import { fields, needScapy, needTshark, tshark, tsharkMalformed } from '../../test/harness/tools.ts';
 import { pyEach } from '../../test/harness/wire-oracles.ts';
 import { fromHex } from './bytes.ts';
 import * as etherType from './ether-type.ts';
@@ -65,7 +65,7 @@ describe('vlan', () => {
     );
   });
 
-  it('scapy stacks with random tags parse to the same values', { skip: !haveScapy() }, () => {
+  it('scapy stacks with random tags parse to the same values', { skip: needScapy() }, () => {
     const specs = fc.sample(fc.tuple(arbRepr, arbRepr, fc.boolean()), { numRuns: 60, seed: 9 });
     const lines = pyEach(
       specs.map(([a, c, two]) => ({ a, c, two })),
@@ -90,7 +90,7 @@ describe('vlan', () => {
     });
   });
 
-  it('tags emitted by nvo dissect in tshark to the same fields', { skip: !haveTshark() }, () => {
+  it('tags emitted by nvo dissect in tshark to the same fields', { skip: needTshark() }, () => {
     const reprs = fc.sample(arbRepr, { numRuns: 60, seed: 10 }).map((r) => ({ ...r, etherType: 0x0700 }));
     const frames = reprs.map((r) => {
       const f = new Uint8Array(60).fill(0x20);

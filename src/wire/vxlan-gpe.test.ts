@@ -11,7 +11,7 @@ import {
   wrap,
 } from '../../test/conformance/frames.ts';
 import { roundTrip } from '../../test/harness/roundtrip.ts';
-import { fields, haveScapy, haveTshark, tshark, tsharkMalformed } from '../../test/harness/tools.ts';
+import { fields, needScapy, needTshark, tshark, tsharkMalformed } from '../../test/harness/tools.ts';
 import { fromHex, hex } from './bytes.ts';
 import { BAD_FIELD, BAD_FLAGS, BAD_VERSION, OK } from './status.ts';
 import { VXLAN_GPE_PORT } from './tunnel-ports.ts';
@@ -100,7 +100,7 @@ test('hostile input: truncations, random bytes', () => {
 });
 
 test('tshark (vxlan_gpe on 4790) dissects nvo-emitted headers to the same fields', {
-  skip: !haveTshark(),
+  skip: needTshark(),
 }, () => {
   const ip4 = INNER_IPV4_ICMP;
   const reprs = fc.sample(arbRepr, { numRuns: 60, seed: ORACLE_SEED }).map((r, i) => {
@@ -130,7 +130,7 @@ test('tshark (vxlan_gpe on 4790) dissects nvo-emitted headers to the same fields
   });
 });
 
-test('nvo parses scapy-built GPE headers to scapy’s field values', { skip: !haveScapy() }, () => {
+test('nvo parses scapy-built GPE headers to scapy’s field values', { skip: needScapy() }, () => {
   const out = scapyLite(
     `
 import random

@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { hostileBytes, parseIsolated, truncations } from '../../test/conformance/codec-suite.ts';
 import { concat, innerEthernet, ORACLE_SEED, scapyLite, wrap } from '../../test/conformance/frames.ts';
 import { roundTrip } from '../../test/harness/roundtrip.ts';
-import { fields, haveScapy, haveTshark, tshark, tsharkMalformed } from '../../test/harness/tools.ts';
+import { fields, needScapy, needTshark, tshark, tsharkMalformed } from '../../test/harness/tools.ts';
 import { fromHex, hex } from './bytes.ts';
 import { BAD_FIELD, BAD_FLAGS, OK } from './status.ts';
 import { VXLAN_PORT } from './tunnel-ports.ts';
@@ -96,7 +96,7 @@ test('hostile input: truncations, random bytes', () => {
 });
 
 test('tshark (no SOE dissector) reads S as GBP G, MSS-hi in the flags, MSS-lo as reserved8', {
-  skip: !haveTshark(),
+  skip: needTshark(),
 }, () => {
   const reprs = fc.sample(arbRepr, { numRuns: 50, seed: ORACLE_SEED });
   const payloads = reprs.map((r, i) => {
@@ -120,7 +120,7 @@ test('tshark (no SOE dissector) reads S as GBP G, MSS-hi in the flags, MSS-lo as
 });
 
 test('nvo parses scapy-built SOE headers (scapy VXLAN with G = S, gpflags = MSS-hi)', {
-  skip: !haveScapy(),
+  skip: needScapy(),
 }, () => {
   const out = scapyLite(
     `

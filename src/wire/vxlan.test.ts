@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { hostileBytes, parseIsolated, truncations } from '../../test/conformance/codec-suite.ts';
 import { concat, innerEthernet, ORACLE_SEED, scapyLite, wrap } from '../../test/conformance/frames.ts';
 import { roundTrip } from '../../test/harness/roundtrip.ts';
-import { fields, haveScapy, haveTshark, tshark, tsharkMalformed } from '../../test/harness/tools.ts';
+import { fields, needScapy, needTshark, tshark, tsharkMalformed } from '../../test/harness/tools.ts';
 import { fromHex, hex } from './bytes.ts';
 import { BAD_FLAGS, OK, TRUNCATED } from './status.ts';
 import { VXLAN_LINUX_PORT, VXLAN_PORT } from './tunnel-ports.ts';
@@ -85,7 +85,7 @@ test('hostile input: truncations, random bytes', () => {
   hostileBytes(vxlan.codec, valid);
 });
 
-test('tshark dissects nvo-emitted VXLAN (4789 and 8472) to the same fields', { skip: !haveTshark() }, () => {
+test('tshark dissects nvo-emitted VXLAN (4789 and 8472) to the same fields', { skip: needTshark() }, () => {
   const reprs = fc.sample(arbRepr, { numRuns: 60, seed: ORACLE_SEED });
   // Keep G (0x80) and the GPE P bit out of half of them: tshark reads byte 0 bit 0x80 as GBP and then
   // bytes 1–3 as GBP fields, which are still the same bits of `vxlan.flags`/`vxlan.gbp`.
@@ -113,7 +113,7 @@ test('tshark dissects nvo-emitted VXLAN (4789 and 8472) to the same fields', { s
   });
 });
 
-test('nvo parses scapy-built VXLAN headers to scapy’s field values', { skip: !haveScapy() }, () => {
+test('nvo parses scapy-built VXLAN headers to scapy’s field values', { skip: needScapy() }, () => {
   const out = scapyLite(
     `
 import random

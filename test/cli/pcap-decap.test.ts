@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { runDecap } from '../../src/cli/pcap-decap.ts';
 import { openCapture } from '../../src/io/capture-reader.ts';
-import { haveScapy, haveTshark, PYTHON, TSHARK } from '../harness/tools.ts';
+import { needScapy, needTshark, PYTHON, TSHARK } from '../harness/tools.ts';
 
 const root = new URL('../../', import.meta.url).pathname;
 const nvo = join(root, 'bin/nvo');
@@ -88,7 +88,7 @@ describe('nvo pcap decap on the scapy vectors', () => {
   });
 
   it('writes pcapng when the output name says so; tshark reads it without complaint', {
-    skip: !haveTshark(),
+    skip: needTshark(),
   }, () => {
     const out = join(dir, 'inner.pcapng');
     const r = run(['pcap', 'decap', vec('encaps.pcap'), out]);
@@ -181,7 +181,7 @@ describe('nvo pcap decap on a capture of Linux kernel vxlan traffic (make-kernel
   const KVX = vec('kernel-vxlan.pcap');
 
   it('every frame decapsulates to the bytes scapy finds after the VXLAN header', {
-    skip: !haveScapy(),
+    skip: needScapy(),
   }, async () => {
     const out = join(dir, 'kvx-inner.pcap');
     const s = await runDecap(KVX, out, { verifyChecksums: false });
@@ -212,7 +212,7 @@ print(json.dumps([bytes(p[UDP].payload)[8:].hex() for p in rdpcap(${JSON.stringi
   });
 
   it('--verify-csum drops exactly the frames whose outer UDP checksum tshark calls bad', {
-    skip: !haveTshark(),
+    skip: needTshark(),
   }, async () => {
     const t = execFileSync(
       TSHARK,

@@ -14,7 +14,7 @@ import { after, describe, it } from 'node:test';
 import { runDecap } from '../../src/cli/pcap-decap.ts';
 import { encapConfig, runEncap } from '../../src/cli/pcap-encap.ts';
 import { openCapture } from '../../src/io/capture-reader.ts';
-import { haveScapy, haveTshark, PYTHON, pcapOf, TSHARK } from '../harness/tools.ts';
+import { needScapy, needTshark, PYTHON, pcapOf, TSHARK } from '../harness/tools.ts';
 
 const root = new URL('../../', import.meta.url).pathname;
 const INNER = join(root, 'test/vectors/encaps-inner.pcap');
@@ -113,7 +113,7 @@ for enc, v, vni, inner_path, outer_path in json.loads(sys.argv[1]):
 print(json.dumps(result))
 `;
 
-describe('nvo pcap encap: scapy rebuilds the same bytes', { skip: !haveScapy() }, () => {
+describe('nvo pcap encap: scapy rebuilds the same bytes', { skip: needScapy() }, () => {
   it('every encapsulation over IPv4 and IPv6', async () => {
     const jobs: [string, number, string, string, string][] = [];
     const want: Record<string, number[]> = {};
@@ -128,7 +128,7 @@ describe('nvo pcap encap: scapy rebuilds the same bytes', { skip: !haveScapy() }
   });
 });
 
-describe('nvo pcap encap: tshark dissection', { skip: !haveTshark() }, () => {
+describe('nvo pcap encap: tshark dissection', { skip: needTshark() }, () => {
   // One tshark run per family over the outputs of all encapsulations, concatenated (7 × N frames).
   // STT needs the IP heuristic (reference/stt.md §3); it does not change how the other frames dissect.
   const FIELDS = [

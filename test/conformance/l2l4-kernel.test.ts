@@ -20,7 +20,7 @@ import * as tcp from '../../src/wire/tcp.ts';
 import * as topt from '../../src/wire/tcp-options.ts';
 import * as udp from '../../src/wire/udp.ts';
 import * as vlan from '../../src/wire/vlan.ts';
-import { fields, haveTshark, type Layers, tshark } from '../harness/tools.ts';
+import { fields, type Layers, needTshark, tshark } from '../harness/tools.ts';
 
 const PCAP = new URL('../vectors/kernel-l2l4.pcap', import.meta.url);
 
@@ -189,7 +189,7 @@ function layer(l: Layers, name: string): unknown {
   return Array.isArray(x) ? x[0] : x;
 }
 
-describe('L2–L4 codecs on a Linux kernel capture', { skip: !haveTshark() }, () => {
+describe('L2–L4 codecs on a Linux kernel capture', { skip: needTshark() }, () => {
   it('every frame parses, and every field agrees with tshark', () => {
     const frames = readPcap(new Uint8Array(readFileSync(PCAP)));
     assert.ok(frames.length >= 50, `only ${frames.length} frames`);

@@ -11,7 +11,7 @@ import { OK } from '../../src/wire/status.ts';
 import * as stt from '../../src/wire/stt.ts';
 import * as sttTcp from '../../src/wire/stt-tcp.ts';
 import { STT_PORT } from '../../src/wire/tunnel-ports.ts';
-import { fields, haveScapy, haveTshark, tshark, tsharkMalformed } from '../harness/tools.ts';
+import { fields, needScapy, needTshark, tshark, tsharkMalformed } from '../harness/tools.ts';
 import { innerEthernet, ORACLE_SEED, OUTER_DST_BYTES, OUTER_SRC_BYTES, scapyLite, wrap } from './frames.ts';
 import { STT_AT, TCP_AT, V1 } from './stt-vectors.ts';
 
@@ -65,7 +65,7 @@ function sttRepr(h: Omit<stt.SttRepr, 'version' | 'l4Offset'> & { l4Extra: numbe
 }
 
 test('tshark: nvo-emitted single-segment STT frames dissect to the same fields, TCP checksum good', {
-  skip: !haveTshark(),
+  skip: needTshark(),
 }, () => {
   const samples = fc.sample(arbFrame, { numRuns: 30, seed: ORACLE_SEED });
   const inner = new Uint8Array(140); // ARP frame plus trailer: room for any L4 offset used above
@@ -130,7 +130,7 @@ test('tshark: nvo-emitted single-segment STT frames dissect to the same fields, 
 });
 
 test('scapy: TCP() segments with a hand-packed STT header parse to scapy’s values; checksums verify', {
-  skip: !haveScapy(),
+  skip: needScapy(),
 }, () => {
   const out = scapyLite(
     `
@@ -201,7 +201,7 @@ for i in range(120):
 });
 
 test('tshark quirks kept visible (stt.md §3): broken STT checksum check; an MSB-first flags writer', {
-  skip: !haveTshark(),
+  skip: needTshark(),
 }, () => {
   // V1 (checksum right: the TCP dissector rates it good above) and V1 with flags byte 0xF0, which is what
   // a writer reading the draft's figure MSB-first would send for C|P|V|T.

@@ -13,7 +13,7 @@ import fc from 'fast-check';
 import { fromHex, hex } from '../../src/wire/bytes.ts';
 import { OK, statusName } from '../../src/wire/status.ts';
 import * as vnet from '../../src/wire/virtio-net-hdr.ts';
-import { haveScapy, PYTHON } from '../harness/tools.ts';
+import { needScapy, PYTHON } from '../harness/tools.ts';
 import { ORACLE_SEED } from './frames.ts';
 
 const canTap =
@@ -53,7 +53,9 @@ function inNetns(code: string): string {
   });
 }
 
-test('kernel-written headers (TAP tx) parse to what the sockets asked for', { skip: !canTap }, () => {
+test('kernel-written headers (TAP tx) parse to what the sockets asked for', {
+  skip: canTap ? false : 'needs root and /dev/net/tun',
+}, () => {
   const out = inNetns(`
 os.set_blocking(fd, False)
 def drain():
@@ -101,7 +103,7 @@ for p in ipv4(drain()): print('syn', p.hex())
 });
 
 test('kernel accepts exactly the headers nvo accepts (TAP rx, 154-byte IPv4/TCP frame)', {
-  skip: !canTap || !haveScapy(),
+  skip: !canTap ? 'no TUN/TAP here' : needScapy(),
 }, () => {
   const arb = fc.record({
     flags: fc.constantFrom(0, 1, 2, 3, 0x10, 0x11),

@@ -15,7 +15,7 @@ import { type Decap, decapFrame, newDecap } from '../../src/tunnel/decap-frame.t
 import { LT_ETHERNET } from '../../src/tunnel/detect.ts';
 import { fromHex, hex } from '../../src/wire/bytes.ts';
 import * as etherType from '../../src/wire/ether-type.ts';
-import { haveScapy, scapy } from '../harness/tools.ts';
+import { haveScapy, needScapy, scapy } from '../harness/tools.ts';
 import { mutate, type Rng, rng } from './mutate.ts';
 
 const RUNS = Number(process.env['NVO_FUZZ_RUNS'] ?? 100_000);
@@ -177,7 +177,7 @@ function fuzz(name: string, target: Target, seeds: Uint8Array[], salt: number, r
   }
 }
 
-describe('fuzz: receive path (flow key extraction, tunnel decap)', { skip: !haveScapy() }, () => {
+describe('fuzz: receive path (flow key extraction, tunnel decap)', { skip: needScapy() }, () => {
   const seeds = haveScapy()
     ? scapy(SEED_FRAMES)
         .trim()

@@ -115,3 +115,12 @@ export function fields(layers: unknown, name: string, acc: string[] = []): strin
   }
   return acc;
 }
+
+/** Skip reasons for node:test (`{ skip: needTshark() }`): false when the tool is there. */
+export function needTshark(): string | false {
+  return haveTshark() ? false : 'tshark is not installed (scripts/install-deps.sh installs it)';
+}
+
+export function needScapy(): string | false {
+  return haveScapy() ? false : 'python3-scapy is not installed (scripts/install-deps.sh installs it)';
+}

@@ -14,7 +14,15 @@ import { Batch } from '../../src/packet/batch.ts';
 import type { Packet } from '../../src/packet/packet.ts';
 import { Pool, SUPER_SLOT } from '../../src/packet/pool.ts';
 import { fromHex, hex } from '../../src/wire/bytes.ts';
-import { fields, haveScapy, haveTshark, scapy, tshark, tsharkMalformed } from '../harness/tools.ts';
+import {
+  fields,
+  haveScapy,
+  needScapy,
+  needTshark,
+  scapy,
+  tshark,
+  tsharkMalformed,
+} from '../harness/tools.ts';
 import { load } from './build.ts';
 
 const big = new Pool(2, SUPER_SLOT);
@@ -32,7 +40,7 @@ print(bytes(o6).hex())
 for f in fragment(o4[IP], fragsize=600): print('v4', bytes(${E}/f).hex())
 for f in fragment6(body6(IPv6ExtHdrFragment(id=0x1234)), 1280): print('v6', bytes(${E}/f).hex())`;
 
-describe('ip fragments vs scapy and tshark', { skip: !haveScapy() }, () => {
+describe('ip fragments vs scapy and tshark', { skip: needScapy() }, () => {
   const lines = haveScapy() ? scapy(SCRIPT).trim().split('\n') : [];
   const o4 = haveScapy() ? fromHex(lines[0]!) : new Uint8Array();
   const o6 = haveScapy() ? fromHex(lines[1]!) : new Uint8Array();
@@ -63,7 +71,7 @@ describe('ip fragments vs scapy and tshark', { skip: !haveScapy() }, () => {
     }
   });
 
-  it('tshark reassembles nvo’s fragments of the same originals', { skip: !haveTshark() }, () => {
+  it('tshark reassembles nvo’s fragments of the same originals', { skip: needTshark() }, () => {
     const cut = (orig: Uint8Array, v6: boolean): Uint8Array[] => {
       const p = load(big, orig);
       const out = new Batch(16);

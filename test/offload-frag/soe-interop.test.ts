@@ -8,10 +8,10 @@ import { FRAGMENTED, SoeTransmitter } from '../../src/offload/soe-tx.ts';
 import { Batch } from '../../src/packet/batch.ts';
 import { GSO_TCPV4, type Packet, SUPERFRAME } from '../../src/packet/packet.ts';
 import { Pool, SUPER_SLOT } from '../../src/packet/pool.ts';
-import { fields, haveTshark, tshark, tsharkMalformed } from '../harness/tools.ts';
+import { fields, needTshark, tshark, tsharkMalformed } from '../harness/tools.ts';
 import { guestTcp, load } from './build.ts';
 
-describe('vxlan-soe vs tshark', { skip: !haveTshark() }, () => {
+describe('vxlan-soe vs tshark', { skip: needTshark() }, () => {
   it('tshark reassembles the outer datagram and decodes VXLAN + the whole inner TCP segment', () => {
     const big = new Pool(1, SUPER_SLOT);
     const small = new Pool(64);

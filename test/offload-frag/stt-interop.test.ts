@@ -10,7 +10,7 @@ import { Batch } from '../../src/packet/batch.ts';
 import type { Packet } from '../../src/packet/packet.ts';
 import { Pool, SUPER_SLOT } from '../../src/packet/pool.ts';
 import { fromHex, hex } from '../../src/wire/bytes.ts';
-import { fields, haveScapy, haveTshark, scapy, tshark } from '../harness/tools.ts';
+import { fields, needScapy, needTshark, scapy, tshark } from '../harness/tools.ts';
 import { load, sttFrame } from './build.ts';
 
 const big = new Pool(4, SUPER_SLOT);
@@ -30,7 +30,7 @@ function segments(s: SttSegmenter, frame: Uint8Array, mtu: number): Uint8Array[]
 }
 
 describe('stt vs tshark / scapy / software TSO', () => {
-  it('tshark dissects nvo segments as STT and reassembles the inner frame', { skip: !haveTshark() }, () => {
+  it('tshark dissects nvo segments as STT and reassembles the inner frame', { skip: needTshark() }, () => {
     const s = new SttSegmenter({ srcPortMin: 0xc002, srcPortMax: 0xc003 });
     s.frameId = 0x77;
     const a = segments(s, sttFrame(3000), 1500); // 1460 / 1460 / 140: last segment > 20 bytes (stt.md §3)
@@ -60,7 +60,7 @@ describe('stt vs tshark / scapy / software TSO', () => {
     }
   });
 
-  it('nvo reassembles segments built by scapy (out of order, duplicate)', { skip: !haveScapy() }, () => {
+  it('nvo reassembles segments built by scapy (out of order, duplicate)', { skip: needScapy() }, () => {
     const lines =
       scapy(`inner=Ether(src='02:00:00:00:00:0a',dst='02:00:00:00:00:0b')/IP(src='10.0.0.1',dst='10.0.0.2',id=0x101,flags='DF')/UDP(sport=1234,dport=5678)/Raw(bytes(range(256))*16)
 frame=bytes(6)+b'\\x00\\x00'+bytes.fromhex('0123456789abcdef')+b'\\x00\\x00'+bytes(inner)

@@ -18,7 +18,7 @@ import {
   SUPERFRAME,
 } from '../../src/packet/packet.ts';
 import { Pool } from '../../src/packet/pool.ts';
-import { fields, haveTshark, tshark } from '../harness/tools.ts';
+import { fields, needTshark, tshark } from '../harness/tools.ts';
 import {
   concat,
   drain,
@@ -143,7 +143,7 @@ describe('GRO: segment → coalesce is the identity', () => {
   }
 
   it('tshark: coalesced superframes dissect with good IP/TCP/UDP checksums and the full length', {
-    skip: !haveTshark(),
+    skip: needTshark(),
   }, () => {
     const inputs = [
       tcpFrame({ options: [1, 1, 8, 10, 1, 2, 3, 4, 5, 6, 7, 8] }, payloadOf(40000)),

@@ -17,7 +17,7 @@ import {
   SUPERFRAME,
 } from '../../src/packet/packet.ts';
 import { Pool } from '../../src/packet/pool.ts';
-import { fields, haveTshark, tshark } from '../harness/tools.ts';
+import { fields, needTshark, tshark } from '../harness/tools.ts';
 import {
   concat,
   drain,
@@ -238,7 +238,7 @@ describe('software TCP GSO', () => {
   }
 
   it('tshark validates every checksum of the segments (IPv4/IPv6, VLAN, VXLAN, Geneve, GRE)', {
-    skip: !haveTshark(),
+    skip: needTshark(),
   }, () => {
     const seg = new Segmenter({ pool: segPool });
     const out = newBatch(600);
@@ -286,7 +286,7 @@ describe('software TCP GSO', () => {
 describe('legacy UFO (GSO_UDP): one datagram, IP fragments of gso_size bytes', () => {
   for (const v6 of [false, true]) {
     it(`IPv${v6 ? 6 : 4}: fragments carry the datagram; tshark reassembles it with a good UDP checksum`, {
-      skip: !haveTshark(),
+      skip: needTshark(),
     }, () => {
       const seg = new Segmenter({ pool: segPool });
       const out = newBatch(64);
