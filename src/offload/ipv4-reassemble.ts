@@ -25,10 +25,9 @@ import * as ipv4 from '../wire/ipv4.ts';
 import { OK } from '../wire/status.ts';
 import { combineEcn, ECN_CE } from './ecn-frag.ts';
 import { DUPLICATE, FULL, OVERLAP } from './holes.ts';
+import { DONE, DROP, HELD, PASS, Reassembler } from './reassembler.ts';
 import {
-  ACTIVE,
   AUX_WORDS,
-  Counters,
   copyBytes,
   DEFAULT_CONFIG,
   FRONT,
@@ -39,11 +38,7 @@ import {
   sameBytes,
 } from './reassembly-limits.ts';
 
-/** Results of process(). */
-export const PASS = 0; //  not a fragment: go on with the packet
-export const HELD = 1; //  fragment kept; the caller frees its packet
-export const DONE = 2; //  datagram complete in `out`
-export const DROP = 3; //  dropped; `lastDrop` is the counter id
+export { DONE, DROP, HELD, PASS };
 
 // Counter ids.
 export const IN_FRAG = 0;
@@ -87,21 +82,10 @@ const A_ECN = 2; //   ECN codepoints seen, as 1 << ecn (ecn-frag.ts)
 const MAX_L2 = 64;
 const MAX_DATAGRAM = 65535;
 
-export class Ipv4Reassembler {
-  readonly table: ReassemblyTable;
-  readonly counters = new Counters(NAMES);
-  out: Packet | null = null;
-  lastDrop = -1;
-
+export class Ipv4Reassembler extends Reassembler {
   constructor(config: Partial<ReassemblyConfig> = {}, memory?: ReassemblyMemory) {
     const c = { ...DEFAULT_CONFIG, ...config };
-    this.table = new ReassemblyTable('ipv4-reasm', 3, c, memory ?? new ReassemblyMemory(c.memoryBytes));
-  }
-
-  private drop(id: number): number {
-    this.counters.values[id]!++;
-    this.lastDrop = id;
-    return DROP;
+    super(new ReassemblyTable('ipv4-reasm', 3, c, memory ?? new ReassemblyMemory(c.memoryBytes)), NAMES);
   }
 
   /** `pkt.l3` is the IPv4 header; [pkt.start, pkt.l3) is L2. `now` in ms. */
@@ -194,28 +178,5 @@ export class Ipv4Reassembler {
     v[OUT_REASM]!++;
     this.out = o;
     return DONE;
-  }
-
-  private kill(i: number, reason: number): number {
-    if (this.table.state[i] === ACTIVE) this.table.poison(i);
-    return this.drop(reason);
-  }
-
-  /** Expires datagrams older than the timeout. */
-  tick(now: number): void {
-    this.table.tick(now);
-  }
-
-  /** Gives a completed datagram's buffer back. */
-  release(p: Packet): void {
-    this.table.memory.release(p);
-  }
-
-  get inProgress(): number {
-    return this.table.inUse;
-  }
-
-  snapshot(): Record<string, number> {
-    return this.table.counters.snapshot(this.counters.snapshot());
   }
 }

@@ -21,12 +21,10 @@ import type { Packet } from '../packet/packet.ts';
 import { setU16, u16, u32 } from '../wire/bytes.ts';
 import { combineEcn, ECN_CE } from './ecn-frag.ts';
 import { DUPLICATE, FULL, OVERLAP } from './holes.ts';
-import { DONE, DROP, HELD, PASS } from './ipv4-reassemble.ts';
 import { FRAG_HEADER_LEN, HEADER_LEN, upperMin, walkChain } from './ipv6-fragment.ts';
+import { DONE, DROP, HELD, PASS, Reassembler } from './reassembler.ts';
 import {
-  ACTIVE,
   AUX_WORDS,
-  Counters,
   copyBytes,
   DEFAULT_CONFIG,
   FRONT,
@@ -82,22 +80,12 @@ const A_ECN = 4; //     ECN codepoints seen, as 1 << ecn (ecn-frag.ts)
 
 const MAX_PAYLOAD = 65535;
 
-export class Ipv6Reassembler {
-  readonly table: ReassemblyTable;
-  readonly counters = new Counters(NAMES);
-  out: Packet | null = null;
-  lastDrop = -1;
+export class Ipv6Reassembler extends Reassembler {
   private readonly chain = new Int32Array(5);
 
   constructor(config: Partial<ReassemblyConfig> = {}, memory?: ReassemblyMemory) {
     const c = { ...DEFAULT_CONFIG, timeoutMs: 60_000, ...config }; // RFC 8200 §4.5: 60 s
-    this.table = new ReassemblyTable('ipv6-reasm', 9, c, memory ?? new ReassemblyMemory(c.memoryBytes));
-  }
-
-  private drop(id: number): number {
-    this.counters.values[id]!++;
-    this.lastDrop = id;
-    return DROP;
+    super(new ReassemblyTable('ipv6-reasm', 9, c, memory ?? new ReassemblyMemory(c.memoryBytes)), NAMES);
   }
 
   /** `pkt.l3` is the IPv6 header; [pkt.start, pkt.l3) is L2. `now` in ms. */
@@ -231,26 +219,5 @@ export class Ipv6Reassembler {
     pkt.start += FRAG_HEADER_LEN;
     pkt.l3 += FRAG_HEADER_LEN;
     if (pkt.l2 >= 0) pkt.l2 += FRAG_HEADER_LEN;
-  }
-
-  private kill(i: number, reason: number): number {
-    if (this.table.state[i] === ACTIVE) this.table.poison(i);
-    return this.drop(reason);
-  }
-
-  tick(now: number): void {
-    this.table.tick(now);
-  }
-
-  release(p: Packet): void {
-    this.table.memory.release(p);
-  }
-
-  get inProgress(): number {
-    return this.table.inUse;
-  }
-
-  snapshot(): Record<string, number> {
-    return this.table.counters.snapshot(this.counters.snapshot());
   }
 }

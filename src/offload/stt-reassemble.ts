@@ -30,11 +30,9 @@ import * as ipv4 from '../wire/ipv4.ts';
 import { OK, TRUNCATED, UNSUPPORTED } from '../wire/status.ts';
 import * as sttTcp from '../wire/stt-tcp.ts';
 import { DUPLICATE, FULL, OVERLAP } from './holes.ts';
-import { DONE, DROP, HELD } from './ipv4-reassemble.ts';
+import { DONE, DROP, HELD, Reassembler } from './reassembler.ts';
 import {
-  ACTIVE,
   AUX_WORDS,
-  Counters,
   copyBytes,
   DEFAULT_CONFIG,
   FRONT,
@@ -92,12 +90,8 @@ export interface SttRxOptions {
   keyPorts: boolean;
 }
 
-export class SttReassembler {
-  readonly table: ReassemblyTable;
-  readonly counters = new Counters(NAMES);
+export class SttReassembler extends Reassembler {
   readonly keyPorts: boolean;
-  out: Packet | null = null;
-  lastDrop = -1;
 
   constructor(
     config: Partial<ReassemblyConfig> = {},
@@ -105,19 +99,11 @@ export class SttReassembler {
     opts: Partial<SttRxOptions> = {},
   ) {
     const c = { ...DEFAULT_CONFIG, ...config };
-    this.table = new ReassemblyTable(
-      'stt-reasm',
-      KEY_WORDS,
-      c,
-      memory ?? new ReassemblyMemory(c.memoryBytes),
+    super(
+      new ReassemblyTable('stt-reasm', KEY_WORDS, c, memory ?? new ReassemblyMemory(c.memoryBytes)),
+      NAMES,
     );
     this.keyPorts = opts.keyPorts ?? false;
-  }
-
-  private drop(id: number): number {
-    this.counters.values[id]!++;
-    this.lastDrop = id;
-    return DROP;
   }
 
   /** `pkt.l3` is the outer IP header of a segment already classified as STT (TCP dport). */
@@ -257,26 +243,5 @@ export class SttReassembler {
     p.tunTtl = ttl;
     p.tunSrcPort = ports >>> 16;
     p.tunDstPort = ports & 0xffff;
-  }
-
-  private kill(i: number, reason: number): number {
-    if (this.table.state[i] === ACTIVE) this.table.poison(i);
-    return this.drop(reason);
-  }
-
-  tick(now: number): void {
-    this.table.tick(now);
-  }
-
-  release(p: Packet): void {
-    this.table.memory.release(p);
-  }
-
-  get inProgress(): number {
-    return this.table.inUse;
-  }
-
-  snapshot(): Record<string, number> {
-    return this.table.counters.snapshot(this.counters.snapshot());
   }
 }
