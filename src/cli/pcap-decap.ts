@@ -7,7 +7,7 @@
 
 import { openCapture } from '../io/capture-reader.ts';
 import { LINKTYPE_ETHERNET } from '../io/capture-record.ts';
-import { type CaptureWriter, createCaptureWriter } from '../io/capture-writer.ts';
+import { type CaptureWriter, createWriterLike } from '../io/capture-writer.ts';
 import { ENCAP_NAMES } from '../packet/packet.ts';
 import { newDecap } from '../tunnel/decap-frame.ts';
 import * as R from '../tunnel/decap-reasons.ts';
@@ -41,16 +41,11 @@ export async function runDecap(inPath: string, outPath: string, opts: DecapOptio
   let nIn = 0;
   let nOut = 0;
   let writer: CaptureWriter | undefined;
-  const open = async () => {
-    // Keep nanoseconds if any input interface has them (pcapng: known once its IDB was read).
-    const ns = reader.interfaces.some((i) => i.unitsPerSec > 1e6);
-    writer = await createCaptureWriter(outPath, { linktype: LINKTYPE_ETHERNET, nanosecond: ns });
-    return writer;
-  };
   try {
     for (let rec = await reader.next(); rec; rec = await reader.next()) {
       nIn++;
-      const w = writer ?? (await open());
+      // Opened at the first record: a pcapng reader knows its interfaces (and timestamp units) by then.
+      const w = (writer ??= await createWriterLike(reader, outPath));
       const b = rec.data;
       if (b.length < rec.origLen) {
         drops[R.SNAPLEN_CUT]!++;
@@ -74,7 +69,7 @@ export async function runDecap(inPath: string, outPath: string, opts: DecapOptio
       byEncap[d.encap]!++;
       nOut++;
     }
-    await (writer ?? (await open())).close();
+    await (writer ?? (await createWriterLike(reader, outPath))).close();
     writer = undefined;
   } finally {
     await writer?.close();

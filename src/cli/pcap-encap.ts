@@ -7,7 +7,7 @@
 import { openCapture } from '../io/capture-reader.ts';
 import { LINKTYPE_ETHERNET, LINKTYPE_IPV4, LINKTYPE_IPV6, LINKTYPE_RAW } from '../io/capture-record.ts';
 import { MAX_PACKET } from '../io/capture-source.ts';
-import { type CaptureWriter, createCaptureWriter } from '../io/capture-writer.ts';
+import { type CaptureWriter, createWriterLike } from '../io/capture-writer.ts';
 import { ENCAP_GRE, ENCAP_NAMES, ENCAP_STT } from '../packet/packet.ts';
 import * as R from '../tunnel/decap-reasons.ts';
 import { type EncapConfig, FrameEncap } from '../tunnel/encap-frame.ts';
@@ -94,15 +94,11 @@ export async function runEncap(inPath: string, outPath: string, cfg: EncapConfig
   let nIn = 0;
   let nOut = 0;
   let writer: CaptureWriter | undefined;
-  const open = async () => {
-    const ns = reader.interfaces.some((i) => i.unitsPerSec > 1e6);
-    writer = await createCaptureWriter(outPath, { linktype: LINKTYPE_ETHERNET, nanosecond: ns });
-    return writer;
-  };
   try {
     for (let rec = await reader.next(); rec; rec = await reader.next()) {
       nIn++;
-      const w = writer ?? (await open());
+      // Opened at the first record: a pcapng reader knows its interfaces (and timestamp units) by then.
+      const w = (writer ??= await createWriterLike(reader, outPath));
       const b = rec.data;
       if (b.length < rec.origLen) {
         drops[R.SNAPLEN_CUT]!++;
@@ -128,7 +124,7 @@ export async function runEncap(inPath: string, outPath: string, cfg: EncapConfig
       await w.write(LINKTYPE_ETHERNET, buf, 0, n, rec.sec, rec.nsec);
       nOut++;
     }
-    await (writer ?? (await open())).close();
+    await (writer ?? (await createWriterLike(reader, outPath))).close();
     writer = undefined;
   } finally {
     await writer?.close();

@@ -2,6 +2,7 @@
 // (Wireshark's names for the format) give pcapng, anything else classic pcap. pcapng adds one
 // interface per link type on first use; classic pcap holds one link type, so a frame of another link
 // type is refused (returns false) and the caller counts it.
+import { LINKTYPE_ETHERNET } from './capture-record.ts';
 import { PcapWriter } from './pcap-writer.ts';
 import { PcapngWriter } from './pcapng-writer.ts';
 
@@ -55,4 +56,16 @@ export async function createCaptureWriter(
     },
     close: () => w.close(),
   };
+}
+
+/**
+ * An Ethernet capture writer matched to what a reader is reading: nanosecond timestamps if any of its
+ * interfaces has them. Called at the first record, when a pcapng reader knows its interfaces.
+ */
+export function createWriterLike(
+  reader: { interfaces: readonly { unitsPerSec: number }[] },
+  path: string,
+): Promise<CaptureWriter> {
+  const nanosecond = reader.interfaces.some((i) => i.unitsPerSec > 1e6);
+  return createCaptureWriter(path, { linktype: LINKTYPE_ETHERNET, nanosecond });
 }
