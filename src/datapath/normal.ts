@@ -63,7 +63,7 @@ export function normal(sw: Switch, p: Packet, w: FlowKey, consume: boolean): voi
     }
     add(out, null);
     remoteAt = out.kind === KIND_TUNNEL && sw.macs.remoteVersionOf(e) !== 0 ? e * 16 : -1;
-    sw.counters.add('normal-forward');
+    sw.counters.v[sw.c.normalForward]!++;
   } else {
     for (const q of sw.guestPortsOf(domain)) {
       if (q.no === inPort.no) continue;
@@ -81,7 +81,7 @@ export function normal(sw: Switch, p: Packet, w: FlowKey, consume: boolean): voi
             }
       }
     }
-    sw.counters.add('normal-flood');
+    sw.counters.v[sw.c.normalFlood]!++;
   }
   if (nt === 0) {
     if (consume) sw.drop(p, sw.counters.id('drop-normal-no-target'));

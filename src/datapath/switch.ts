@@ -126,6 +126,8 @@ export class Switch {
     dropCommit: 0,
     tunnelGsoSegments: 0,
     dropGso: 0,
+    normalForward: 0,
+    normalFlood: 0,
   };
 
   constructor(cfg: SwitchConfig = {}) {
@@ -164,6 +166,8 @@ export class Switch {
     this.c.dropCommit = c.id('drop-no-headroom');
     this.c.tunnelGsoSegments = c.id('tunnel-gso-segments');
     this.c.dropGso = c.id('drop-gso');
+    this.c.normalForward = c.id('normal-forward');
+    this.c.normalFlood = c.id('normal-flood');
   }
 
   // ---- configuration ----

@@ -189,7 +189,7 @@ function usoToUnderlay(sw: Switch, underlay: Port, p: Packet, tpl: OuterTemplate
     const to = Math.min(count, from + per);
     const q = sw.superPool.alloc();
     if (q === null) {
-      for (let i = from; i < count; i++) sw.drop(segs.packets[i]!, sw.counters.id('drop-no-buffer'));
+      for (let i = from; i < count; i++) sw.drop(segs.packets[i]!, sw.c.dropNoBuffer);
       break;
     }
     // Payload: the first chunk's tunnel header comes with the template; later chunks get a copy of it.
