@@ -135,7 +135,7 @@ export function setOffloads(ns: string, dev: string, features: Record<string, 'o
 export function getOffloads(ns: string, dev: string): Record<string, string> {
   const out: Record<string, string> = {};
   for (const line of nsRun(ns, ETHTOOL, ['-k', dev]).split('\n')) {
-    const m = line.match(/^\s*([a-z0-9-]+):\s+(on|off)/);
+    const m = line.match(/^\s*([a-z0-9_-]+):\s+(on|off)/);
     if (m) out[m[1]!] = m[2]!;
   }
   return out;

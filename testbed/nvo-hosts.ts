@@ -2,6 +2,9 @@
 // the kernel neither answers ARP for it nor sends port-unreachable / RST for tunnel traffic), and one
 // `nvo run` process per host attaches to the underlay veth and to the guest's veth (AF_PACKET with
 // vnet_hdr), with a tunnel port of the chosen encapsulation to every other host.
+// `underlay: 'socket'`: the kernel keeps the underlay address and nvo runs inside the host namespace
+// (`ip netns exec`) with UDP sockets instead (config underlay.mode socket; `udp` picks native or
+// node:dgram). A test bed made with guestLink 'tap' gets TAP guests (the guest's eth0 is the TAP).
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,14 +20,22 @@ export interface NvoHostsOptions {
   /** Guest MTU (leaves room for the encapsulation; software GSO lowers TCP's MSS anyway). */
   guestMtu?: number;
   extraTunnel?: Record<string, unknown>;
-  /** UDP tunnels send guest superframes as UDP GSO superframes (default true: the peers are nvo). */
+  /** UDP tunnels send guest superframes as UDP GSO superframes (underlay port `uso`; default false). */
   uso?: boolean;
   /** Remote VTEPs (default: every other host of the test bed). */
   vteps?: string[];
+  /** Underlay mode (default raw: nvo owns the underlay address, AF_PACKET on ul0). */
+  underlay?: 'raw' | 'socket';
+  /** Socket mode: `nvo run --udp` (default auto). */
+  udp?: 'auto' | 'native' | 'dgram';
+  /** Extra environment for the nvo processes (e.g. NVO_NATIVE=off). */
+  env?: Record<string, string>;
 }
 
 export interface NvoHosts {
   procs: ChildProcess[];
+  /** What each nvo printed on stderr so far. */
+  stderr: string[];
   sockets: string[];
   dir: string;
   stop(): Promise<void>;
@@ -32,14 +43,20 @@ export interface NvoHosts {
 
 export function hostConfig(tb: Testbed, h: HostInfo, o: NvoHostsOptions, socket: string): object {
   const vni = o.vni ?? 42;
+  const guest = h.guestTapNetns
+    ? { name: 'g1', backend: 'tap', device: 'eth0', netns: h.guestNs!, vni }
+    : { name: 'g1', backend: 'af-packet', device: h.guestIf, netns: h.ns, vni };
   return {
     name: h.ns,
     control: { socket },
-    underlay: {
-      ports: [{ name: 'ul0', device: h.underlayIf, netns: h.ns }],
-      addresses: [`${h.underlayAddr}/24`],
-    },
-    guests: [{ name: 'g1', backend: 'af-packet', device: h.guestIf, netns: h.ns, vni }],
+    underlay:
+      o.underlay === 'socket'
+        ? { mode: 'socket', mtu: tb.spec.mtu }
+        : {
+            ports: [{ name: 'ul0', device: h.underlayIf, netns: h.ns, uso: o.uso ?? false }],
+            addresses: [`${h.underlayAddr}/24`],
+          },
+    guests: [guest],
     tunnels: [{ name: 'tun0', encap: o.encap, localIp: h.underlayAddr, ...o.extraTunnel }],
     vteps: { [vni]: o.vteps ?? tb.hosts.filter((x) => x !== h).map((x) => x.underlayAddr) },
   };
@@ -50,6 +67,7 @@ export async function startNvoHosts(tb: Testbed, o: NvoHostsOptions): Promise<Nv
   const dir = mkdtempSync(join(tmpdir(), 'nvo-hosts-'));
   const procs: ChildProcess[] = [];
   const sockets: string[] = [];
+  const stderr: string[] = [];
   // A process killed by a signal keeps exitCode null (signalCode says why): both mean "gone".
   const alive = (p: ChildProcess) => p.exitCode === null && p.signalCode === null;
   const stop = async () => {
@@ -59,15 +77,26 @@ export async function startNvoHosts(tb: Testbed, o: NvoHostsOptions): Promise<Nv
   };
   try {
     for (const h of tb.hosts) {
-      ip(h.ns, 'addr', 'flush', 'dev', h.underlayIf);
+      if (o.underlay !== 'socket') ip(h.ns, 'addr', 'flush', 'dev', h.underlayIf);
       if (h.guestNs && o.guestMtu) ip(h.guestNs, 'link', 'set', 'eth0', 'mtu', String(o.guestMtu));
       const socket = join(dir, `${h.ns}.sock`);
       const file = join(dir, `${h.ns}.yaml`);
       writeFileSync(file, JSON.stringify(hostConfig(tb, h, o, socket)));
-      const p = spawn(NVO, ['run', '--config', file], { stdio: ['ignore', 'ignore', 'pipe'] });
+      const args = ['run', '--config', file];
+      if (o.udp) args.push('--udp', o.udp);
+      const p =
+        o.underlay === 'socket'
+          ? spawn('ip', ['netns', 'exec', h.ns, NVO, ...args], {
+              stdio: ['ignore', 'ignore', 'pipe'],
+              env: { ...process.env, ...o.env },
+            })
+          : spawn(NVO, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...o.env } });
       let err = '';
+      const k = stderr.length;
+      stderr.push('');
       p.stderr!.on('data', (d: Buffer) => {
         err += d.toString();
+        stderr[k] = err;
       });
       procs.push(p);
       sockets.push(socket);
@@ -81,5 +110,5 @@ export async function startNvoHosts(tb: Testbed, o: NvoHostsOptions): Promise<Nv
     await stop();
     throw e;
   }
-  return { procs, sockets, dir, stop };
+  return { procs, stderr, sockets, dir, stop };
 }

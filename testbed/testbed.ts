@@ -91,6 +91,22 @@ export const DEFAULT_SPEC: TestbedSpec = {
   guestLink: 'veth',
 };
 
+/**
+ * `underlayOffloads` for a real wire (performance.md §10): nothing wider than the MTU crosses it. The
+ * sender's kernel cuts superframes in software before the wire, as a NIC's TSO would (tso, UDP and
+ * UDP-tunnel segmentation off); the receiver's kernel coalesces in NAPI GRO, as a NIC's GRO/LRO would
+ * (gro on, and rx-udp-gro-forwarding so UDP datagrams no local socket owns are merged too). With veth
+ * defaults 64 KB GSO frames cross the "wire" whole, which flatters every tunnel.
+ */
+export const REAL_WIRE: Readonly<Record<string, 'on' | 'off'>> = {
+  tso: 'off',
+  'tx-udp-segmentation': 'off',
+  'tx-udp_tnl-segmentation': 'off',
+  'tx-udp_tnl-csum-segmentation': 'off',
+  gro: 'on',
+  'rx-udp-gro-forwarding': 'on',
+};
+
 /** VXLAN over IPv4: outer Ethernet 14 + IPv4 20 + UDP 8 + VXLAN 8 = 50 bytes (RFC 7348 §5). */
 export const VXLAN4_OVERHEAD = 50;
 

@@ -1,8 +1,10 @@
 // End to end: one TCP flow (iperf3) guest → guest through each path, on the same machine in the same
 // run, median of N runs (default 3), printed with ratios to kernel VXLAN, the machine, kernel, Node
 // version and the underlay's offload flags. Needs root (network namespaces); nothing leaves them.
+// Then 64-B UDP frames per direction over veth, kernel VXLAN and nvo VXLAN (udp-flood.ts).
+// Every wire is a modelled real one (testbed.ts REAL_WIRE) unless --wire off.
 //
-//   node bench/e2e/paths.ts [--seconds 3] [--runs 3] [--only veth,kernel-vxlan,...] [--json]
+//   node bench/e2e/paths.ts [--seconds 3] [--runs 3] [--only veth,kernel-vxlan,...,udp] [--wire on|off] [--json]
 //
 // Paths:
 //   veth            the guests' namespaces joined by one veth: the optimum a tunnel can approach
@@ -13,9 +15,12 @@
 //   nvo-vxlan-soe   nvo, VXLAN-SOE: one datagram per 64 KB, outer IPv4 fragments
 //   ovs-vxlan       Open vSwitch userspace (datapath_type=netdev) on both hosts
 // Issue goals (on this machine): nvo VXLAN with UDP GSO ≥ 10 × OVS userspace VXLAN; STT ≥ 0.75 ×
-// kernel VXLAN; STT ≥ 2 × classic VXLAN; SOE ≥ 2.5 × classic VXLAN.
+// kernel VXLAN; STT ≥ 2 × classic VXLAN; SOE ≥ 2.5 × classic VXLAN; 64-B UDP through nvo ≥ 0.15 Mpps
+// per direction.
 import { execFile } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { iperf } from '../../testbed/iperf.ts';
 import {
@@ -34,66 +39,106 @@ import * as tb from '../../testbed/testbed.ts';
 import { machine } from '../lib/machine.ts';
 import { describeMachine } from '../lib/report.ts';
 
+/** Two guests that can reach each other through the path under test. */
+interface Bed {
+  a: { ns: string; addr: string };
+  b: { ns: string; addr: string };
+  /** Processes doing the switching in user space (nvo, ovs-vswitchd), for CPU seconds per GB. */
+  pids?: number[];
+  close(): Promise<void>;
+}
+
+/** utime + stime of a process, seconds (/proc/PID/stat fields 14 and 15, in USER_HZ = 100). */
+function cpuSeconds(pid: number): number {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
 interface PathRun {
   path: string;
   note: string;
-  run(seconds: number): Promise<number>;
+  setup(): Promise<Bed>;
 }
+
+/** Every path's wire, the plain veth's too (testbed.ts REAL_WIRE); `--wire off`: veth defaults. */
+const WIRE = tb.REAL_WIRE;
+let wire: Readonly<Record<string, 'on' | 'off'>> = WIRE;
 
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length ? s[s.length >> 1]! : 0;
 };
 
-async function veth(seconds: number): Promise<number> {
+async function veth(): Promise<Bed> {
   const a = uniqueName('nvoe');
   const b = `${a}b`;
   netnsAdd(a);
   netnsAdd(b);
-  try {
-    vethPair(a, 'eth0', b, 'eth0');
-    ip(a, 'addr', 'add', '10.97.0.1/24', 'dev', 'eth0');
-    ip(b, 'addr', 'add', '10.97.0.2/24', 'dev', 'eth0');
-    ip(a, 'link', 'set', 'eth0', 'up');
-    ip(b, 'link', 'set', 'eth0', 'up');
-    return (await iperf(a, b, '10.97.0.2', { seconds })).bitsPerSecond;
-  } finally {
+  const close = async () => {
     netnsDel(a);
     netnsDel(b);
+  };
+  try {
+    vethPair(a, 'eth0', b, 'eth0');
+    for (const [ns, addr] of [
+      [a, '10.97.0.1/24'],
+      [b, '10.97.0.2/24'],
+    ] as const) {
+      ip(ns, 'addr', 'add', addr, 'dev', 'eth0');
+      ip(ns, 'link', 'set', 'eth0', 'up');
+      setOffloads(ns, 'eth0', wire);
+    }
+    return { a: { ns: a, addr: '10.97.0.1' }, b: { ns: b, addr: '10.97.0.2' }, close };
+  } catch (e) {
+    await close();
+    throw e;
   }
 }
 
-async function kernelVxlan(seconds: number): Promise<number> {
+function guests(t: tb.Testbed): Pick<Bed, 'a' | 'b'> {
+  const [h1, h2] = t.hosts as [tb.HostInfo, tb.HostInfo];
+  return { a: { ns: h1.guestNs!, addr: h1.guestAddr }, b: { ns: h2.guestNs!, addr: h2.guestAddr } };
+}
+
+async function kernelVxlan(): Promise<Bed> {
   const name = uniqueName('nvoe');
-  const t = tb.up({ name, vxlan: { vni: 42, port: 4789, udpcsum: false } });
-  try {
-    const [h1, h2] = t.hosts as [tb.HostInfo, tb.HostInfo];
-    return (await iperf(h1.guestNs!, h2.guestNs!, h2.guestAddr, { seconds })).bitsPerSecond;
-  } finally {
-    tb.down(name);
-  }
+  const t = tb.up({ name, vxlan: { vni: 42, port: 4789, udpcsum: false }, underlayOffloads: wire });
+  return { ...guests(t), close: async () => void tb.down(name) };
 }
 
 function nvo(encap: string, uso: boolean) {
-  return async (seconds: number): Promise<number> => {
+  return async (): Promise<Bed> => {
     const name = uniqueName('nvoe');
-    const t = tb.up({ name, vxlan: null });
-    let hosts: Awaited<ReturnType<typeof startNvoHosts>> | undefined;
+    const t = tb.up({ name, vxlan: null, underlayOffloads: wire });
     try {
-      hosts = await startNvoHosts(t, { encap, guestMtu: 1400, uso });
-      const [h1, h2] = t.hosts as [tb.HostInfo, tb.HostInfo];
-      return (await iperf(h1.guestNs!, h2.guestNs!, h2.guestAddr, { seconds })).bitsPerSecond;
-    } finally {
-      await hosts?.stop();
+      const hosts = await startNvoHosts(t, { encap, guestMtu: 1400, uso });
+      return {
+        ...guests(t),
+        pids: hosts.procs.map((p) => p.pid!),
+        close: async () => {
+          await hosts.stop();
+          tb.down(name);
+        },
+      };
+    } catch (e) {
       tb.down(name);
+      throw e;
     }
   };
 }
 
-async function ovsVxlan(seconds: number): Promise<number> {
+async function ovsVxlan(): Promise<Bed> {
   const name = uniqueName('nvoe');
-  const t = tb.up({ name, vxlan: null });
+  const t = tb.up({ name, vxlan: null, underlayOffloads: wire });
   const peers: ReturnType<typeof startOvsPeer>[] = [];
+  const close = async () => {
+    for (const p of peers) p.stop();
+    tb.down(name);
+  };
   try {
     const [h1, h2] = t.hosts as [tb.HostInfo, tb.HostInfo];
     for (const [h, o] of [
@@ -117,10 +162,10 @@ async function ovsVxlan(seconds: number): Promise<number> {
     }
     // OVS learns its tunnel neighbours and MACs from traffic: warm up with pings first.
     await warm(h1.guestNs!, h2.guestAddr);
-    return (await iperf(h1.guestNs!, h2.guestNs!, h2.guestAddr, { seconds })).bitsPerSecond;
-  } finally {
-    for (const p of peers) p.stop();
-    tb.down(name);
+    return { ...guests(t), close };
+  } catch (e) {
+    await close();
+    throw e;
   }
 }
 
@@ -136,15 +181,55 @@ async function warm(ns: string, addr: string): Promise<void> {
   }
 }
 
+const FLOOD = join(import.meta.dirname, 'udp-flood.ts');
+
+/** Datagrams per second from `from` to `to` (udp-flood.ts: batched sender and sink, 18-B payload). */
+async function udpRate(from: Bed['a'], to: Bed['b'], seconds: number): Promise<number> {
+  const run = (args: string[]) =>
+    promisify(execFile)(process.execPath, [FLOOD, ...args], { timeout: (seconds + 15) * 1000 });
+  const port = '5300';
+  const sink = run([
+    'sink',
+    '--netns',
+    to.ns,
+    '--bind',
+    to.addr,
+    '--port',
+    port,
+    '--seconds',
+    String(seconds),
+  ]);
+  // The sink binds within a few ms of starting; a late bind only costs the flood's first datagrams.
+  await new Promise((r) => setTimeout(r, 300));
+  await run([
+    'flood',
+    '--netns',
+    from.ns,
+    '--bind',
+    from.addr,
+    '--to',
+    to.addr,
+    '--port',
+    port,
+    '--seconds',
+    String(seconds),
+  ]);
+  const r = JSON.parse((await sink).stdout) as { packets: number; seconds: number };
+  return r.seconds > 0 ? r.packets / r.seconds : 0;
+}
+
 const PATHS: PathRun[] = [
-  { path: 'veth', note: 'no tunnel: the optimum', run: veth },
-  { path: 'kernel-vxlan', note: 'Linux vxlan, bridged', run: kernelVxlan },
-  { path: 'nvo-stt', note: 'STT, kernel TSO of one TCP-like superframe', run: nvo('stt', false) },
-  { path: 'nvo-vxlan', note: 'classic: software tunnel GSO', run: nvo('vxlan', false) },
-  { path: 'nvo-vxlan-uso', note: 'inner TSO + outer UDP GSO superframe', run: nvo('vxlan', true) },
-  { path: 'nvo-vxlan-soe', note: 'one datagram, outer IPv4 fragments', run: nvo('vxlan-soe', false) },
-  { path: 'ovs-vxlan', note: 'OVS userspace (netdev), both hosts', run: ovsVxlan },
+  { path: 'veth', note: 'no tunnel: the optimum', setup: veth },
+  { path: 'kernel-vxlan', note: 'Linux vxlan, bridged', setup: kernelVxlan },
+  { path: 'nvo-stt', note: 'STT, one TCP-like superframe per 64 KB', setup: nvo('stt', false) },
+  { path: 'nvo-vxlan', note: 'classic: software tunnel GSO', setup: nvo('vxlan', false) },
+  { path: 'nvo-vxlan-uso', note: 'inner TSO + outer UDP GSO superframe', setup: nvo('vxlan', true) },
+  { path: 'nvo-vxlan-soe', note: 'one datagram, outer IPv4 fragments', setup: nvo('vxlan-soe', false) },
+  { path: 'ovs-vxlan', note: 'OVS userspace (netdev), both hosts', setup: ovsVxlan },
 ];
+
+/** The 64-B UDP rows: the same beds, a packet-rate test per direction. */
+const UDP_PATHS = ['veth', 'kernel-vxlan', 'nvo-vxlan'];
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
@@ -152,6 +237,15 @@ async function main(): Promise<void> {
     const i = args.indexOf(k);
     return i >= 0 ? args[i + 1]! : d;
   };
+  if (args.includes('--help')) {
+    console.log(
+      'node bench/e2e/paths.ts [--seconds 3] [--runs 3] [--only veth,kernel-vxlan,...,udp] [--wire on|off] [--json]',
+    );
+    console.log(
+      `paths: ${PATHS.map((p) => p.path).join(', ')}; udp (64-B rates over ${UDP_PATHS.join(', ')})`,
+    );
+    return;
+  }
   if (!isRoot()) {
     console.error('bench/e2e: needs root (network namespaces)');
     process.exit(2);
@@ -159,25 +253,34 @@ async function main(): Promise<void> {
   const seconds = Number(opt('--seconds', '3'));
   const runs = Number(opt('--runs', '3'));
   const only = opt('--only', '').split(',').filter(Boolean);
+  wire = opt('--wire', 'on') === 'off' ? {} : WIRE;
   const m = machine();
   console.log(describeMachine(m));
-  // The underlay's offload flags as the test bed leaves them (ethtool -k of a fresh veth).
+  console.log(
+    `load before: ${loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')}`,
+  );
+  // The underlay's offload flags in effect (ethtool -k of a test bed's ul0 after the settings).
   {
     const name = uniqueName('nvoe');
-    const t = tb.up({ name, vxlan: null });
+    const t = tb.up({ name, vxlan: null, underlayOffloads: wire });
     const f = getOffloads(t.hosts[0]!.ns, t.hosts[0]!.underlayIf);
     tb.down(name);
     const keys = [
       'tx-checksumming',
       'tcp-segmentation-offload',
       'generic-segmentation-offload',
-      'generic-receive-offload',
       'tx-udp-segmentation',
+      'tx-udp_tnl-segmentation',
+      'generic-receive-offload',
+      'rx-udp-gro-forwarding',
     ];
-    console.log(`underlay veth offloads: ${keys.map((k) => `${k}=${f[k] ?? '?'}`).join(' ')}`);
+    const model = Object.keys(wire).length ? 'real wire: segmented before it, GRO after it' : 'veth defaults';
+    console.log(`underlay veth (${model}): ${keys.map((k) => `${k}=${f[k] ?? '?'}`).join(' ')}`);
   }
   console.log(`one TCP flow, iperf3 ${seconds} s, median of ${runs}\n`);
-  const rows: { path: string; note: string; runs: number[]; median: number }[] = [];
+  const rows: { path: string; note: string; runs: number[]; median: number; cpuPerGB: number[] }[] = [];
   for (const p of PATHS) {
     if (only.length && !only.includes(p.path)) continue;
     if (p.path.startsWith('ovs') && ovsUnavailable()) {
@@ -185,35 +288,99 @@ async function main(): Promise<void> {
       continue;
     }
     const xs: number[] = [];
+    const cpu: number[] = [];
     for (let i = 0; i < runs; i++) {
       try {
-        xs.push(await p.run(seconds));
+        const bed = await p.setup();
+        try {
+          const c0 = (bed.pids ?? []).reduce((a, pid) => a + cpuSeconds(pid), 0);
+          const r = await iperf(bed.a.ns, bed.b.ns, bed.b.addr, { seconds });
+          const c1 = (bed.pids ?? []).reduce((a, pid) => a + cpuSeconds(pid), 0);
+          xs.push(r.bitsPerSecond);
+          if (bed.pids) cpu.push((c1 - c0) / ((r.bitsPerSecond * r.seconds) / 8e9));
+        } finally {
+          await bed.close();
+        }
       } catch (e) {
         console.error(`${p.path}: run ${i + 1} failed: ${(e as Error).message.split('\n')[0]}`);
       }
       process.stderr.write('.');
     }
-    rows.push({ path: p.path, note: p.note, runs: xs, median: median(xs) });
+    rows.push({ path: p.path, note: p.note, runs: xs, median: median(xs), cpuPerGB: cpu });
     process.stderr.write(` ${p.path}\n`);
   }
-  const ref = rows.find((r) => r.path === 'kernel-vxlan')?.median ?? 0;
-  console.log('path             Gbit/s (median)  min..max        vs kernel VXLAN  note');
-  for (const r of rows) {
-    const g = (x: number) => (x / 1e9).toFixed(2);
-    const range = r.runs.length ? `${g(Math.min(...r.runs))}..${g(Math.max(...r.runs))}` : '-';
-    console.log(
-      `${r.path.padEnd(16)} ${g(r.median).padStart(15)}  ${range.padEnd(14)}  ${(ref ? `${(r.median / ref).toFixed(2)}×` : '-').padStart(15)}  ${r.note}`,
-    );
+  const udpRows: { path: string; ab: number[]; ba: number[] }[] = [];
+  if (!only.length || only.includes('udp')) {
+    for (const name of UDP_PATHS) {
+      const p = PATHS.find((x) => x.path === name)!;
+      const ab: number[] = [];
+      const ba: number[] = [];
+      for (let i = 0; i < runs; i++) {
+        try {
+          const bed = await p.setup();
+          try {
+            ab.push(await udpRate(bed.a, bed.b, seconds));
+            ba.push(await udpRate(bed.b, bed.a, seconds));
+          } finally {
+            await bed.close();
+          }
+        } catch (e) {
+          console.error(`udp ${name}: run ${i + 1} failed: ${(e as Error).message.split('\n')[0]}`);
+        }
+        process.stderr.write('.');
+      }
+      udpRows.push({ path: name, ab, ba });
+      process.stderr.write(` udp ${name}\n`);
+    }
   }
+  const ref = rows.find((r) => r.path === 'kernel-vxlan')?.median ?? 0;
+  const g = (x: number) => (x / 1e9).toFixed(2);
+  if (rows.length) {
+    // CPU s/GB: user+system seconds of both nvo processes per GB delivered (median); the kernel's
+    // softirq work lands on whichever process is running, so this is a load-independent efficiency
+    // figure for nvo's paths, not comparable with the kernel paths (which have no process to charge).
+    console.log('path             Gbit/s (median)  min..max        vs kernel VXLAN  CPU s/GB  note');
+    for (const r of rows) {
+      const range = r.runs.length ? `${g(Math.min(...r.runs))}..${g(Math.max(...r.runs))}` : '-';
+      const cpu = r.cpuPerGB.length ? median(r.cpuPerGB).toFixed(2) : '-';
+      console.log(
+        `${r.path.padEnd(16)} ${g(r.median).padStart(15)}  ${range.padEnd(14)}  ${(ref ? `${(r.median / ref).toFixed(2)}×` : '-').padStart(15)}  ${cpu.padStart(8)}  ${r.note}`,
+      );
+    }
+  }
+  if (udpRows.length) {
+    const mp = (xs: number[]) => (median(xs) / 1e6).toFixed(3);
+    const rng = (xs: number[]) =>
+      xs.length ? `${(Math.min(...xs) / 1e6).toFixed(3)}..${(Math.max(...xs) / 1e6).toFixed(3)}` : '-';
+    console.log(`\n64-B UDP frames (18-B payload), batched sender → sink, ${seconds} s, median of ${runs}`);
+    console.log('path             Mpps g1→g2 (min..max)       Mpps g2→g1 (min..max)');
+    for (const r of udpRows)
+      console.log(
+        `${r.path.padEnd(16)} ${mp(r.ab).padStart(6)} (${rng(r.ab)})`.padEnd(45) +
+          `${mp(r.ba).padStart(6)} (${rng(r.ba)})`,
+      );
+  }
+  console.log(
+    `load after: ${loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')}`,
+  );
   const by = (k: string) => rows.find((r) => r.path === k)?.median ?? 0;
   const ratio = (a: string, b: string) => (by(b) ? (by(a) / by(b)).toFixed(2) : '-');
-  console.log(`\nnvo-vxlan-uso / ovs-vxlan = ${ratio('nvo-vxlan-uso', 'ovs-vxlan')} (goal ≥ 10)`);
-  console.log(`nvo-stt / kernel-vxlan = ${ratio('nvo-stt', 'kernel-vxlan')} (goal ≥ 0.75, stretch ≥ 1)`);
-  console.log(`nvo-stt / nvo-vxlan = ${ratio('nvo-stt', 'nvo-vxlan')} (goal ≥ 2)`);
-  console.log(`nvo-vxlan-soe / nvo-vxlan = ${ratio('nvo-vxlan-soe', 'nvo-vxlan')} (goal ≥ 2.5)`);
+  if (rows.length) {
+    console.log(`\nnvo-vxlan-uso / ovs-vxlan = ${ratio('nvo-vxlan-uso', 'ovs-vxlan')} (goal ≥ 10)`);
+    console.log(`nvo-stt / kernel-vxlan = ${ratio('nvo-stt', 'kernel-vxlan')} (goal ≥ 0.75, stretch ≥ 1)`);
+    console.log(`nvo-stt / nvo-vxlan = ${ratio('nvo-stt', 'nvo-vxlan')} (goal ≥ 2)`);
+    console.log(`nvo-vxlan-soe / nvo-vxlan = ${ratio('nvo-vxlan-soe', 'nvo-vxlan')} (goal ≥ 2.5)`);
+  }
+  const nvoUdp = udpRows.find((r) => r.path === 'nvo-vxlan');
+  if (nvoUdp)
+    console.log(
+      `nvo-vxlan 64-B UDP = ${(median(nvoUdp.ab) / 1e6).toFixed(3)} / ${(median(nvoUdp.ba) / 1e6).toFixed(3)} Mpps per direction (goal ≥ 0.15)`,
+    );
   if (args.includes('--json')) {
     const file = `bench/results/e2e-${new Date().toISOString().replace(/[:.]/g, '-')}.json`;
-    writeFileSync(file, JSON.stringify({ machine: m, seconds, runs, rows }, null, 2));
+    writeFileSync(file, JSON.stringify({ machine: m, seconds, runs, wire, rows, udp: udpRows }, null, 2));
     console.log(`wrote ${file}`);
   }
 }

@@ -1,23 +1,28 @@
 // `nvo run`, `nvo flows`, `nvo trace`, `nvo stats`, `nvo show`: the switch and its control channel.
 //
-//   nvo run --config nvo.yaml
+//   nvo run --config nvo.yaml [--udp auto|native|dgram]
+//       --udp (or NVO_UDP): how underlay mode socket's UDP sockets are opened: native (UDP_SEGMENT/
+//       UDP_GRO through the addon), dgram (node:dgram, no GSO/GRO), auto (native when the addon loads;
+//       else dgram, said in one line). NVO_NATIVE=off (or NVO_NO_NATIVE=1) turns the whole addon off.
 //   nvo flows add  [--socket S] "priority=100,in_port=g1,actions=set_field:42->tun_id,output:vx0"
 //   nvo flows del  [--socket S] [--strict] ["in_port=1"]
 //   nvo flows dump [--socket S]
 //   nvo flows parse "FLOW"            (offline: prints the flow as ovs-ofctl normalises it)
 //   nvo trace [--socket S | --config F] --in-port g1 (--packet HEX | "tcp,nw_dst=10.0.0.2,tp_dst=80")
 //   nvo stats [--socket S] [--json]   nvo show [--socket S] [--json]
+//   nvo monitor [--socket S] [--invalid-ttl]   (packet-ins, monitor.ts)
 import type { Command } from 'commander';
 import { buildSwitch } from '../control/build-switch.ts';
 import { ConfigError, loadConfig } from '../control/config.ts';
 import { request } from '../control/control-client.ts';
 import { handle, type Request } from '../control/control-server.ts';
-import { startDaemon } from '../control/daemon.ts';
+import { launchDaemon } from '../control/daemon.ts';
 import { frameFromFlow } from '../control/frame-from-flow.ts';
 import { formatFlow } from '../flow/ofctl-format.ts';
 import { FlowSyntaxError, parseFlow } from '../flow/ofctl-parse.ts';
 import { hex } from '../wire/bytes.ts';
 import { CliError } from './cli-error.ts';
+import { register as registerMonitor } from './monitor.ts';
 
 const DEFAULT_SOCKET = '/run/nvo/nvo.sock';
 
@@ -37,11 +42,16 @@ function print(result: unknown, json: boolean): void {
 }
 
 export function register(program: Command): void {
+  registerMonitor(program);
   program
     .command('run')
     .description('run the switch on real ports, as described by a config file')
     .requiredOption('-c, --config <file>', 'nvo.yaml')
-    .action((o: { config: string }) => {
+    .option(
+      '--udp <how>',
+      'UDP sockets of underlay mode socket: auto, native (UDP GSO/GRO) or dgram (node:dgram); env NVO_UDP',
+    )
+    .action(async (o: { config: string; udp?: string }) => {
       let cfg: ReturnType<typeof loadConfig>;
       try {
         cfg = loadConfig(o.config);
@@ -49,9 +59,15 @@ export function register(program: Command): void {
         if (e instanceof ConfigError || e instanceof FlowSyntaxError) throw new CliError(e.message);
         throw e;
       }
-      let r: ReturnType<typeof startDaemon>;
+      const udp = o.udp ?? process.env['NVO_UDP'] ?? 'auto';
+      if (udp !== 'auto' && udp !== 'native' && udp !== 'dgram')
+        throw new CliError(`--udp ${udp}: expected auto, native or dgram`);
+      const forcedBy = o.udp ? '--udp dgram' : 'NVO_UDP=dgram';
+      let r: Awaited<ReturnType<typeof launchDaemon>>['running'];
       try {
-        r = startDaemon(cfg);
+        const l = await launchDaemon(cfg, { udp, forcedBy: `forced by ${forcedBy}` });
+        r = l.running;
+        if (l.notice) process.stderr.write(`${l.notice}\n`);
       } catch (e) {
         throw new CliError((e as Error).message, 1);
       }

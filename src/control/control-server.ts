@@ -6,6 +6,7 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { dirname } from 'node:path';
+import { packetIns } from '../datapath/packet-in.ts';
 import { KIND_NAMES } from '../datapath/port.ts';
 import type { Switch } from '../datapath/switch.ts';
 import { OFPP_ANY } from '../flow/actions.ts';
@@ -13,6 +14,7 @@ import { LEVEL_NAMES } from '../flow/cache.ts';
 import { formatFlow } from '../flow/ofctl-format.ts';
 import { parseFlow } from '../flow/ofctl-parse.ts';
 import { fromHex } from '../wire/bytes.ts';
+import { subscribe } from './packet-in-feed.ts';
 
 export type Request =
   | { cmd: 'flows.add'; flow: string }
@@ -21,7 +23,12 @@ export type Request =
   | { cmd: 'flows.dump' }
   | { cmd: 'stats' }
   | { cmd: 'show' }
-  | { cmd: 'trace'; inPort: string | number; hex: string };
+  | { cmd: 'trace'; inPort: string | number; hex: string }
+  /** Subscribe: packet-in records follow as JSON lines (packet-in-feed.ts); `nvo monitor`. */
+  | { cmd: 'monitor'; invalidTtl?: boolean };
+
+/** Per-switch I/O state for `nvo stats` (back ends, their counters, vanished devices): set by the daemon. */
+export const ioStats = new WeakMap<Switch, () => unknown>();
 
 /** Handles one request against the switch (also used directly by tests and the in-process demo). */
 export function handle(sw: Switch, req: Request, now = Date.now()): unknown {
@@ -91,6 +98,7 @@ export function handle(sw: Switch, req: Request, now = Date.now()): unknown {
           txBytes: p.txBytes,
           txDrops: p.txDrops,
         })),
+        io: ioStats.get(sw)?.(),
       };
     case 'show':
       return {
@@ -107,6 +115,17 @@ export function handle(sw: Switch, req: Request, now = Date.now()): unknown {
             : undefined,
         })),
         neighbours: sw.neighbours.dump(),
+        /** Packets waiting for ARP / ND, and the queue's bounds (neighbour-resolver.ts). */
+        neighbourQueue: {
+          waiting: sw.resolver.waiting,
+          perHop: sw.resolver.perHop,
+          total: sw.resolver.total,
+        },
+        packetIn: {
+          subscribers: packetIns(sw).subscribers,
+          queued: packetIns(sw).count,
+          capacity: packetIns(sw).capacity,
+        },
         macs: sw.macs.dump(),
         cacheLevels: LEVEL_NAMES,
       };
@@ -115,6 +134,8 @@ export function handle(sw: Switch, req: Request, now = Date.now()): unknown {
       if (!port) throw new Error(`no such port: ${req.inPort}`);
       return sw.traceFrame(port.no, fromHex(req.hex), now);
     }
+    case 'monitor':
+      throw new Error('monitor is a subscription: send it over the control socket');
     default:
       throw new Error(`unknown command ${(req as { cmd: string }).cmd}`);
   }
@@ -138,7 +159,11 @@ export function serveControl(sw: Switch, path: string): Server {
         buf = buf.slice(nl + 1);
         let reply: unknown;
         try {
-          reply = { ok: true, result: handle(sw, JSON.parse(line) as Request) };
+          const req = JSON.parse(line) as Request;
+          if (req.cmd === 'monitor') {
+            subscribe(sw, sock, req.invalidTtl === true);
+            reply = { ok: true, result: { subscribed: 'packet-in' } };
+          } else reply = { ok: true, result: handle(sw, req) };
         } catch (e) {
           reply = { ok: false, error: (e as Error).message };
         }

@@ -9,7 +9,7 @@
 import { type FlowKey, TUN_DST, TUN_ID, TUN_IPV6_DST } from '../flow/key.ts';
 import type { Packet } from '../packet/packet.ts';
 import { u32 } from '../wire/bytes.ts';
-import { KIND_TUNNEL, type Port } from './port.ts';
+import { KIND_GUEST, KIND_INTERNAL, KIND_TUNNEL, type Port } from './port.ts';
 import type { Switch } from './switch.ts';
 
 // Scratch lists, reused: entries [0, nt) are this packet's targets. (Not `length = 0`: V8 frees the
@@ -26,7 +26,7 @@ function add(q: Port, r: Uint8Array | null): void {
 let remoteAt = -1;
 
 export function normal(sw: Switch, p: Packet, w: FlowKey, consume: boolean): void {
-  const inPort = sw.ports.get(p.inPort);
+  const inPort = sw.portOf(p.inPort);
   if (!inPort) {
     if (consume) sw.drop(p, sw.counters.id('drop-no-such-port'));
     return;
@@ -56,7 +56,7 @@ export function normal(sw: Switch, p: Packet, w: FlowKey, consume: boolean): voi
       if (consume) sw.drop(p, sw.counters.id('drop-normal-same-port'));
       return;
     }
-    const out = sw.ports.get(ePort);
+    const out = sw.portOf(ePort);
     if (!out || (fromTunnel && out.kind === KIND_TUNNEL)) {
       if (consume) sw.drop(p, sw.counters.id(out ? 'drop-normal-split-horizon' : 'drop-no-such-port'));
       return;
@@ -65,9 +65,11 @@ export function normal(sw: Switch, p: Packet, w: FlowKey, consume: boolean): voi
     remoteAt = out.kind === KIND_TUNNEL && sw.macs.remoteVersionOf(e) !== 0 ? e * 16 : -1;
     sw.counters.v[sw.c.normalForward]!++;
   } else {
-    for (const q of sw.guestPortsOf(domain)) {
-      if (q.no === inPort.no) continue;
-      add(q, null);
+    const ports = sw.portList;
+    for (let i = 0; i < ports.length; i++) {
+      const q = ports[i]!;
+      if (q.no !== inPort.no && (q.kind === KIND_GUEST || q.kind === KIND_INTERNAL) && q.vni === domain)
+        add(q, null);
     }
     if (!fromTunnel) {
       const vteps = sw.vteps.get(domain);

@@ -10,20 +10,29 @@
  * the back ends once per batch (`flush`).
  */
 
-import type { FlowSpec } from '../flow/actions.ts';
 import {
-  type Action,
-  OFPP_ALL,
-  OFPP_CONTROLLER,
-  OFPP_FLOOD,
-  OFPP_IN_PORT,
-  OFPP_LOCAL,
-  OFPP_NORMAL,
-} from '../flow/actions.ts';
-import { FlowCache, LEVEL_NAMES } from '../flow/cache.ts';
+  type ActionProgram,
+  moveField,
+  OP_CONTROLLER,
+  OP_DEC_TTL,
+  OP_MOVE,
+  OP_OUT_ALL,
+  OP_OUT_CONTROLLER,
+  OP_OUT_FLOOD,
+  OP_OUT_IN_PORT,
+  OP_OUT_LOCAL,
+  OP_OUT_NORMAL,
+  OP_POP_VLAN,
+  OP_PUSH_VLAN,
+  OP_SET_TTL,
+  OP_WRITE,
+  type Op,
+} from '../flow/action-program.ts';
+import type { FlowSpec } from '../flow/actions.ts';
+import { FlowCache, LEVEL_NAMES, type Megaflow } from '../flow/cache.ts';
 import { extractKey } from '../flow/extract.ts';
-import { fieldMax, getField, setField } from '../flow/fields.ts';
-import { type FlowKey, hashKey, NW_TTL, newKey, VLAN_CFI, VLAN_TCI, VLAN2_TCI } from '../flow/key.ts';
+import { type FlowKey, NW_TTL, newKey, VLAN_CFI, VLAN_TCI, VLAN2_TCI } from '../flow/key.ts';
+import { hashShape, shapeOf } from '../flow/key-shape.ts';
 import { FlowTables } from '../flow/table.ts';
 import { GSO_DROPPED, Segmenter } from '../offload/gso.ts';
 import { Ipv4Reassembler } from '../offload/ipv4-reassemble.ts';
@@ -41,8 +50,10 @@ import { OK } from '../wire/status.ts';
 import { commit } from './commit.ts';
 import { Counters } from './counters.ts';
 import { MacLearning } from './mac-learning.ts';
+import { NeighbourResolver } from './neighbour-resolver.ts';
 import { normal } from './normal.ts';
-import { KIND_GUEST, KIND_INTERNAL, KIND_TUNNEL, KIND_UNDERLAY, Port, type PortSink } from './port.ts';
+import { invalidTtl, packetIn } from './packet-in.ts';
+import { KIND_INTERNAL, KIND_TUNNEL, KIND_UNDERLAY, Port, type PortSink } from './port.ts';
 import { tunnelOutput } from './tunnel-output.ts';
 import { TunnelTransmitters } from './tunnel-transmitters.ts';
 import { underlayInput } from './underlay-input.ts';
@@ -68,9 +79,15 @@ export interface TraceStep {
   what: string;
 }
 
+/** Port numbers below this are also kept in an array (`portOf`): an index instead of a Map lookup. */
+const PORT_TABLE = 1024;
+
 export class Switch {
   readonly name: string;
   readonly ports = new Map<number, Port>();
+  private readonly portAt: (Port | undefined)[] = new Array<Port | undefined>(PORT_TABLE).fill(undefined);
+  /** Every port in the order added (the Map's order), for loops on the data path: no iterator objects. */
+  readonly portList: Port[] = [];
   private readonly byName = new Map<string, Port>();
   readonly tunnels: Port[] = [];
   readonly underlays: Port[] = [];
@@ -98,6 +115,8 @@ export class Switch {
   readonly pmtu: PmtuResponder;
   /** STT segmenters and SOE transmitters per destination. */
   readonly transmitters: TunnelTransmitters;
+  /** ARP / ND next-hop resolution and the packets waiting for it (neighbour-resolver.ts). */
+  readonly resolver: NeighbourResolver;
   /** Underlay GRO (null = off). */
   readonly gro: Coalescer | null;
   private readonly groOut = new Batch(512);
@@ -143,6 +162,7 @@ export class Switch {
     this.gro = cfg.gro === false ? null : new Coalescer({ superPool: this.superPool });
     this.pmtu = new PmtuResponder(this.pool);
     this.transmitters = new TunnelTransmitters(this);
+    this.resolver = new NeighbourResolver(this);
     this.reasmMemory = new ReassemblyMemory(cfg.reassemblyBytes ?? 4 << 20);
     this.reasm4 = new Ipv4Reassembler({}, this.reasmMemory);
     this.reasm6 = new Ipv6Reassembler({}, this.reasmMemory);
@@ -195,6 +215,8 @@ export class Switch {
     if (this.ports.has(no)) throw new Error(`port number ${no} is in use`);
     const p = new Port(no, name, kind, opts);
     this.ports.set(no, p);
+    this.portList.push(p);
+    if (no >= 0 && no < PORT_TABLE) this.portAt[no] = p;
     this.byName.set(name, p);
     if (kind === KIND_UNDERLAY) this.underlays.push(p);
     return p;
@@ -206,6 +228,8 @@ export class Switch {
     const no = opts.no ?? this.nextPortNo();
     const p = new Port(no, cfg.name, KIND_TUNNEL, { tunnel: t });
     this.ports.set(no, p);
+    this.portList.push(p);
+    if (no >= 0 && no < PORT_TABLE) this.portAt[no] = p;
     this.byName.set(cfg.name, p);
     this.tunnels.push(p);
     if (t.ipVersion === 4)
@@ -213,6 +237,11 @@ export class Switch {
         ((t.local[0]! << 24) | (t.local[1]! << 16) | (t.local[2]! << 8) | t.local[3]!) >>> 0,
       );
     return p;
+  }
+
+  /** The port numbered `no` (the data path's lookup). */
+  portOf(no: number): Port | undefined {
+    return no >= 0 && no < PORT_TABLE ? this.portAt[no] : this.ports.get(no);
   }
 
   port(nameOrNo: string | number): Port | undefined {
@@ -243,6 +272,7 @@ export class Switch {
     this.reasm4.tick(now);
     this.reasm6.tick(now);
     this.sttRx.tick(now);
+    this.resolver.tick(now);
   }
 
   /**
@@ -295,10 +325,10 @@ export class Switch {
       this.gro.flush(out);
       batch = out;
     }
+    this.counters.v[this.c.rxPackets]! += batch.count;
     for (let i = 0; i < batch.count; i++) {
       const p = batch.packets[i]!;
       batch.packets[i] = null;
-      this.counters.v[this.c.rxPackets]!++;
       if (!port) {
         this.drop(p, this.c.dropNoPort);
         continue;
@@ -309,7 +339,7 @@ export class Switch {
       if (port.kind === KIND_UNDERLAY) {
         const q = underlayInput(this, port, p);
         if (q === null) continue; // consumed (ARP, reassembly in progress) or dropped
-        const tunnelPort = this.ports.get(q.inPort)!;
+        const tunnelPort = this.portOf(q.inPort)!;
         if (this.trace) this.trace.push(`decap: ${tunnelPort.name} tun_id=0x${q.tunIdLo.toString(16)}`);
         tunnelPort.rxPackets++;
         tunnelPort.rxBytes += q.end - q.start;
@@ -326,7 +356,8 @@ export class Switch {
 
   /** Sends every port's staged output. */
   flush(): void {
-    for (const port of this.ports.values()) port.flush();
+    const ports = this.portList;
+    for (let i = 0; i < ports.length; i++) ports[i]!.flush();
   }
 
   /** Flow key, cache lookup, actions. */
@@ -336,127 +367,128 @@ export class Switch {
       this.drop(p, this.c.dropBadFrame);
       return;
     }
-    const hash = hashKey(k);
+    const shape = shapeOf(k, p.tunIpVersion);
+    const hash = hashShape(k, shape);
     if (p.flowHash === 0) p.flowHash = hash;
-    const mf = this.cache.lookup(k, hash, p.end - p.start, this.now);
-    if (this.trace) {
-      this.trace.push(`cache: ${LEVEL_NAMES[this.cache.level]}`);
-      for (const step of mf.path)
-        this.trace.push(
-          `table ${step.table}: ${step.entry ? `matched priority=${step.entry.priority} cookie=0x${step.entry.cookie.toString(16)}` : 'miss'}`,
-        );
-      this.trace.push(`actions: ${mf.actions.length ? mf.actions.map((a) => a.kind).join(',') : 'drop'}`);
-    }
-    this.execute(p, k, mf.actions);
+    const mf = this.cache.lookup(k, hash, p.end - p.start, this.now, shape);
+    if (this.trace) this.traceLookup(mf);
+    this.execute(p, k, mf.program);
   }
 
-  /** Runs datapath actions on p, whose bytes match key k. Consumes p. */
-  execute(p: Packet, k: FlowKey, actions: readonly Action[]): void {
-    let last = -1;
-    for (let i = actions.length - 1; i >= 0; i--)
-      if (actions[i]!.kind === 'output' || actions[i]!.kind === 'controller') {
-        last = i;
-        break;
-      }
+  private traceLookup(mf: Megaflow): void {
+    const trace = this.trace!;
+    trace.push(`cache: ${LEVEL_NAMES[this.cache.level]}`);
+    for (const step of mf.path)
+      trace.push(
+        `table ${step.table}: ${step.entry ? `matched priority=${step.entry.priority} cookie=0x${step.entry.cookie.toString(16)}` : 'miss'}`,
+      );
+    trace.push(`actions: ${mf.actions.length ? mf.actions.map((a) => a.kind).join(',') : 'drop'}`);
+  }
+
+  /**
+   * Runs a megaflow's compiled actions on p, whose bytes match key k. Consumes p. Without rewrites
+   * (output:N, NORMAL) the key is used as it is; otherwise actions change a working copy, and when
+   * they change header fields each output first commits the difference to the packet (commit.ts).
+   */
+  execute(p: Packet, k: FlowKey, prog: ActionProgram): void {
+    const last = prog.last;
     if (last < 0) {
       this.drop(p, this.c.dropNoActions);
       return;
     }
-    const w = this.work;
-    const cur = this.cur;
-    w.set(k);
-    cur.set(k);
+    let w = k;
+    if (prog.rewrites) {
+      w = this.work;
+      w.set(k);
+      if (prog.rewritesPacket) this.cur.set(k);
+    }
+    const ops = prog.ops;
     for (let i = 0; i <= last; i++) {
-      const a = actions[i]!;
-      switch (a.kind) {
-        case 'set_field': {
-          const v =
-            a.mask === fieldMax(a.field) ? a.value : (getField(w, a.field) & ~a.mask) | (a.value & a.mask);
-          setField(w, a.field, v);
+      const op = ops[i]!;
+      switch (op.code) {
+        case OP_WRITE:
+          w[op.word] = (w[op.word]! & op.keep) | op.set;
           break;
-        }
-        case 'load': {
-          const m = ((1n << BigInt(a.nBits)) - 1n) << BigInt(a.ofs);
-          setField(w, a.field, (getField(w, a.field) & ~m) | ((a.value << BigInt(a.ofs)) & m));
+        case OP_MOVE:
+          moveField(w, op.move!);
           break;
-        }
-        case 'move': {
-          const bits = (getField(w, a.src) >> BigInt(a.srcOfs)) & ((1n << BigInt(a.nBits)) - 1n);
-          const m = ((1n << BigInt(a.nBits)) - 1n) << BigInt(a.dstOfs);
-          setField(w, a.dst, (getField(w, a.dst) & ~m) | ((bits << BigInt(a.dstOfs)) & m));
-          break;
-        }
-        case 'push_vlan':
+        case OP_PUSH_VLAN:
           w[VLAN2_TCI] = w[VLAN_TCI]!;
           w[VLAN_TCI] = VLAN_CFI;
           break;
-        case 'pop_vlan':
+        case OP_POP_VLAN:
           w[VLAN_TCI] = w[VLAN2_TCI]!;
           w[VLAN2_TCI] = 0;
           break;
-        case 'dec_ttl':
+        case OP_DEC_TTL:
           if (w[NW_TTL]! <= 1) {
-            this.drop(p, this.c.dropTtl);
+            if (prog.rewritesPacket && !this.commitTo(p, w, true)) return;
+            invalidTtl(this, p, op); // packet-in.ts: INVALID_TTL to subscribers that asked; counted drop
             return;
           }
           w[NW_TTL] = w[NW_TTL]! - 1;
           break;
-        case 'set_nw_ttl':
-          w[NW_TTL] = a.ttl;
+        case OP_SET_TTL:
+          w[NW_TTL] = op.set;
           break;
-        case 'output':
-          this.output(p, a.port, i === last);
+        case OP_CONTROLLER:
+          // A packet-in record for subscribers (packet-in.ts); without any, counted as before.
+          if (prog.rewritesPacket && !this.commitTo(p, w, i === last)) return;
+          packetIn(this, p, op, i === last);
           if (i === last) return;
           break;
-        case 'controller':
-          // No OpenFlow channel is attached to the data path yet: count, as OVS does with no controller.
-          if (i === last) {
-            this.drop(p, this.c.dropController);
-            return;
-          }
-          this.counters.v[this.c.dropController]!++;
-          break;
         default:
-          break; // note, set_queue, pop_queue: no data-path effect here
+          if (prog.rewritesPacket && !this.commitTo(p, w, i === last)) return;
+          this.output(p, op, w, i === last);
+          if (i === last) return;
       }
     }
   }
 
-  /** Output to an OpenFlow port number (or reserved port). `isLast`: p may be consumed, else copied. */
-  private output(p: Packet, portNo: number, isLast: boolean): void {
-    if (!commit(p, this.cur, this.work)) {
+  /** Rewrites p to match w before an output (false: it could not, and p was dropped when `isLast`). */
+  private commitTo(p: Packet, w: FlowKey, isLast: boolean): boolean {
+    if (!commit(p, this.cur, w)) {
       if (isLast) this.drop(p, this.c.dropCommit);
-      return;
+      return false;
     }
-    this.cur.set(this.work);
-    if (portNo === OFPP_IN_PORT) portNo = p.inPort;
-    if (portNo === OFPP_NORMAL) {
-      normal(this, p, this.work, isLast);
-      return;
-    }
-    if (portNo === OFPP_FLOOD || portNo === OFPP_ALL) {
-      this.flood(p, isLast, portNo === OFPP_ALL);
-      return;
-    }
-    if (portNo === OFPP_LOCAL) {
-      let local: Port | undefined;
-      for (const q of this.ports.values()) if (q.kind === KIND_INTERNAL) local = q;
-      if (!local) {
-        if (isLast) this.drop(p, this.c.dropNoPort);
+    this.cur.set(w);
+    return true;
+  }
+
+  /** An output op (OP_OUTPUT or a reserved port). `isLast`: p may be consumed, else copied. */
+  private output(p: Packet, op: Op, w: FlowKey, isLast: boolean): void {
+    let portNo = op.port;
+    switch (op.code) {
+      case OP_OUT_NORMAL:
+        normal(this, p, w, isLast);
         return;
+      case OP_OUT_FLOOD:
+      case OP_OUT_ALL:
+        this.flood(p, isLast, op.code === OP_OUT_ALL, w);
+        return;
+      case OP_OUT_CONTROLLER:
+        packetIn(this, p, op, isLast);
+        return;
+      case OP_OUT_IN_PORT:
+        portNo = p.inPort;
+        break;
+      case OP_OUT_LOCAL: {
+        let local: Port | undefined;
+        for (const q of this.ports.values()) if (q.kind === KIND_INTERNAL) local = q;
+        if (!local) {
+          if (isLast) this.drop(p, this.c.dropNoPort);
+          return;
+        }
+        portNo = local.no;
+        break;
       }
-      portNo = local.no;
     }
-    if (portNo === OFPP_CONTROLLER) {
-      if (isLast) this.drop(p, this.c.dropController);
-      return;
-    }
-    const port = this.ports.get(portNo);
+    const port = this.portOf(portNo);
     if (!port) {
       if (isLast) this.drop(p, this.c.dropNoPort);
       return;
     }
-    this.sendTo(port, p, isLast, this.work);
+    this.sendTo(port, p, isLast, w);
   }
 
   /** Sends p (or a copy when !consume) out of `port`; tunnel ports encapsulate using key `w`'s tun_*. */
@@ -501,19 +533,20 @@ export class Switch {
   }
 
   /** FLOOD / ALL: every port but the input (and, for FLOOD, but underlay ports: they are not L2 members). */
-  private flood(p: Packet, consume: boolean, all: boolean): void {
-    const targets: Port[] = [];
-    for (const q of this.ports.values()) {
-      if (q.no === p.inPort || q.kind === KIND_UNDERLAY) continue;
-      if (q.kind === KIND_TUNNEL && !all && q.tunnel!.remote === null) continue; // flow-based: no fixed remote
-      targets.push(q);
-    }
-    if (targets.length === 0) {
+  private flood(p: Packet, consume: boolean, all: boolean, w: FlowKey): void {
+    // Two passes over the port list (count, then send) instead of a target array per packet: the last
+    // target takes the packet itself, the others copies.
+    const ports = this.portList;
+    let n = 0;
+    for (let i = 0; i < ports.length; i++) if (floods(ports[i]!, p.inPort, all)) n++;
+    if (n === 0) {
       if (consume) this.drop(p, this.c.dropNoPort);
       return;
     }
-    for (let i = 0; i < targets.length; i++)
-      this.sendTo(targets[i]!, p, consume && i === targets.length - 1, this.work);
+    for (let i = 0; i < ports.length; i++) {
+      const q = ports[i]!;
+      if (floods(q, p.inPort, all)) this.sendTo(q, p, consume && --n === 0, w);
+    }
   }
 
   /** A copy of p from the switch's pools; null (and a counted drop) when they are empty. */
@@ -534,12 +567,10 @@ export class Switch {
     if (this.trace) this.trace.push(`drop: ${this.counters.snapshotName(counter)}`);
     p.owner?.free(p);
   }
+}
 
-  /** Guest ports of an L2 domain (NORMAL flooding). */
-  guestPortsOf(vni: number): Port[] {
-    const out: Port[] = [];
-    for (const q of this.ports.values())
-      if ((q.kind === KIND_GUEST || q.kind === KIND_INTERNAL) && q.vni === vni) out.push(q);
-    return out;
-  }
+/** FLOOD / ALL targets: every port but the input and the underlays; FLOOD skips flow-based tunnels. */
+function floods(q: Port, inPort: number, all: boolean): boolean {
+  if (q.no === inPort || q.kind === KIND_UNDERLAY) return false;
+  return q.kind !== KIND_TUNNEL || all || q.tunnel!.remote !== null;
 }

@@ -10,7 +10,8 @@
 //                                   (offload/soe-tx.ts)
 //   too big, not a superframe       ICMP fragmentation-needed / packet-too-big back to the guest when DF
 //                                   (offload/pmtu.ts, as Linux vxlan), else a counted drop
-// A missing next-hop MAC sends an ARP request and drops the packet (nvo keeps no neighbour queue).
+// A next hop without a MAC yet: ARP / ND resolves it (neighbour-resolver.ts) while the packet waits in a
+// small bounded queue; flushPending() sends the waiting packets when the answer comes.
 import { type FlowKey, TUN_DST, TUN_ID, TUN_IPV6_DST } from '../flow/key.ts';
 import { completeCsum } from '../offload/csum-complete.ts';
 import { GSO_DROPPED, GSO_PASSED } from '../offload/gso.ts';
@@ -29,20 +30,20 @@ import {
   type Packet,
   SUPERFRAME,
 } from '../packet/packet.ts';
+import type { NeighbourEntry } from '../tunnel/neighbours.ts';
 import { applyTemplate, type OuterTemplate, sourcePort } from '../tunnel/outer-template.ts';
 import type { TunnelPort } from '../tunnel/tunnel-port.ts';
-import * as arp from '../wire/arp.ts';
-import { formatIpv6, setU16, setU32 } from '../wire/bytes.ts';
+import { setU32, u32 } from '../wire/bytes.ts';
 import * as ipv4 from '../wire/ipv4.ts';
 import { OK } from '../wire/status.ts';
 import * as stt from '../wire/stt.ts';
 import * as udp from '../wire/udp.ts';
 import type { Port } from './port.ts';
+import { socketOutput } from './socket-underlay.ts';
 import type { Switch } from './switch.ts';
 
 const remote4 = new Uint8Array(4);
 const remote6 = new Uint8Array(16);
-const BROADCAST = new Uint8Array([0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
 const sttRepr = stt.newRepr();
 
 export function tunnelOutput(sw: Switch, port: Port, p: Packet, w: FlowKey): void {
@@ -62,35 +63,38 @@ export function tunnelOutput(sw: Switch, port: Port, p: Packet, w: FlowKey): voi
   }
   const idHi = t.keyFromFlow ? w[TUN_ID]! : t.keyHi;
   const idLo = t.keyFromFlow ? w[TUN_ID + 1]! : t.keyLo;
-
-  // Next hop on the underlay.
-  let mac: Uint8Array;
-  let underlay: Port | undefined;
-  if (t.ipVersion === 4) {
-    const dst = ((remote[0]! << 24) | (remote[1]! << 16) | (remote[2]! << 8) | remote[3]!) >>> 0;
-    const nh = sw.neighbours.nextHop4(dst);
-    const hop = nh < 0 ? dst : nh;
-    const e = sw.neighbours.get4(hop, sw.now);
-    if (!e) {
-      arpRequest(sw, t.local, hop);
-      sw.drop(p, sw.counters.id('drop-tunnel-neighbour-unresolved'));
-      return;
-    }
-    mac = e.mac;
-    underlay = sw.ports.get(e.port);
-  } else {
-    const e = sw.neighbours.get6(formatIpv6(remote, 0), sw.now);
-    if (!e) {
-      sw.drop(p, sw.counters.id('drop-tunnel-neighbour-unresolved'));
-      return;
-    }
-    mac = e.mac;
-    underlay = sw.ports.get(e.port);
+  // Socket underlay (a UDP socket as the tunnel port's sink): the kernel routes and writes the outer headers.
+  if (port.sink !== null) {
+    socketOutput(sw, port, p, remote, idHi, idLo);
+    return;
   }
+
+  // Next hop on the underlay (neighbour-resolver.ts); an unresolved one keeps the packet waiting.
+  const e = nextHop(sw, t, remote);
+  if (e === null) {
+    holdForNeighbour(sw, port, p, remote, idHi, idLo);
+    return;
+  }
+  const underlay = sw.ports.get(e.port);
   if (!underlay) {
     sw.drop(p, sw.counters.id('drop-tunnel-no-underlay'));
     return;
   }
+  tunnelSend(sw, port, underlay, p, remote, idHi, idLo, e.mac);
+}
+
+/** Encapsulates p for tunnel `port` towards `remote` (next-hop MAC `mac`) and stages it on `underlay`. */
+export function tunnelSend(
+  sw: Switch,
+  port: Port,
+  underlay: Port,
+  p: Packet,
+  remote: Uint8Array,
+  idHi: number,
+  idLo: number,
+  mac: Uint8Array,
+): void {
+  const t = port.tunnel!;
   port.txPackets++;
   port.txBytes += p.end - p.start;
   if (t.encap === ENCAP_STT) {
@@ -390,24 +394,61 @@ function segmentToUnderlay(sw: Switch, underlay: Port, p: Packet, outerL3ToInner
   sw.counters.v[sw.c.tunnelGsoSegments]! += n;
 }
 
-/** Broadcasts "who has `target`" from nvo's underlay address on every underlay port. */
-export function arpRequest(sw: Switch, local: Uint8Array, target: number): void {
-  for (const u of sw.underlays) {
-    const q = sw.pool.alloc();
-    if (q === null) return;
-    const o = q.start;
-    q.end = o + 42;
-    const b = q.buf;
-    b.set(BROADCAST, o);
-    b.set(sw.underlayMac, o + 6);
-    setU16(b, o + 12, 0x0806);
-    const r = arp.newRepr();
-    r.op = arp.OP_REQUEST;
-    r.sha.set(sw.underlayMac);
-    r.spa = ((local[0]! << 24) | (local[1]! << 16) | (local[2]! << 8) | local[3]!) >>> 0;
-    r.tpa = target;
-    arp.emit(r, b, o + 14);
-    sw.counters.add('tx-arp-request');
-    sw.stage(u, q);
+const hop6 = new Uint8Array(16);
+const pendingRemote = new Uint8Array(16);
+
+/**
+ * The neighbour entry to send towards `remote` with (its MAC known), or null when the packet must wait.
+ * The next hop is the route's gateway, else `remote` itself (on-link; also when no route matches, as
+ * nvo did before it had routes). While tracing, nothing changes: no entry made, no probe sent.
+ */
+function nextHop(sw: Switch, t: TunnelPort, remote: Uint8Array): NeighbourEntry | null {
+  const nb = sw.neighbours;
+  if (t.ipVersion === 4) {
+    const dst = u32(remote, 0);
+    const route = nb.route4(dst);
+    const hop = route === null || route.gateway === 0 ? dst : route.gateway;
+    if (sw.dryRun) return nb.get4(hop);
+    return sw.resolver.resolve4(hop, u32(t.local, 0), route === null ? 0 : route.port);
+  }
+  const routePort = nb.nextHop6(remote, 0, hop6);
+  if (sw.dryRun) return nb.get6(hop6, 0);
+  return sw.resolver.resolve6(hop6, 0, t.local, routePort);
+}
+
+/** The next hop is being resolved: p waits in the resolver's bounded queue (or is a counted drop). */
+function holdForNeighbour(
+  sw: Switch,
+  port: Port,
+  p: Packet,
+  remote: Uint8Array,
+  idHi: number,
+  idLo: number,
+): void {
+  if (sw.dryRun) {
+    sw.trace?.push('next hop unresolved: the packet would wait for ARP/ND');
+    p.owner?.free(p);
+    return;
+  }
+  const r = sw.resolver;
+  r.hold(r.pending, port, p, remote, port.tunnel!.ipVersion === 4 ? 4 : 16, idHi, idLo);
+}
+
+/** Sends, oldest first, the packets that waited for `e`, which now has its MAC (ARP reply, NA). */
+export function flushPending(sw: Switch, e: NeighbourEntry): void {
+  const r = sw.resolver;
+  for (let i = r.oldest(e); i >= 0; i = r.oldest(e)) {
+    const port = r.port[i]!;
+    const idHi = r.idHi[i]!;
+    const idLo = r.idLo[i]!;
+    for (let j = 0; j < 16; j++) pendingRemote[j] = r.remote[16 * i + j]!;
+    const p = r.release(i);
+    const underlay = sw.ports.get(e.port);
+    if (!underlay) {
+      sw.drop(p, sw.counters.id('drop-tunnel-no-underlay'));
+      continue;
+    }
+    sw.counters.add('neighbour-queue-sent');
+    tunnelSend(sw, port, underlay, p, pendingRemote, idHi, idLo, e.mac);
   }
 }

@@ -1,6 +1,7 @@
 // Underlay receive: what arrives on nvo's physical side.
 //
-//   ARP for one of nvo's underlay addresses → answered here; any ARP teaches the neighbour table
+//   ARP (arp-input.ts) and IPv6 ND (nd.ts) for nvo's underlay addresses → answered, and they teach
+//   the neighbour table (the packets waiting for an answer then go out); ping to them → echo-reply.ts
 //   IPv4/IPv6 to one of nvo's addresses carrying a tunnel →
 //       outer IP fragment  → IPv4/IPv6 reassembly (bounded, offload/ipv*-reassemble.ts): VXLAN-SOE's
 //                            64 KB datagrams and any tunnel packet a router fragmented
@@ -32,17 +33,17 @@ import {
 } from '../packet/packet.ts';
 import { decapFrame, newDecap, sttFrame } from '../tunnel/decap-frame.ts';
 import * as R from '../tunnel/decap-reasons.ts';
-import * as arp from '../wire/arp.ts';
 import { u16, u32 } from '../wire/bytes.ts';
 import * as etherType from '../wire/ether-type.ts';
-import { OK } from '../wire/status.ts';
 import * as stt from '../wire/stt.ts';
+import { arpInput } from './arp-input.ts';
+import { echo4, isIcmp4ToUs } from './echo-reply.ts';
+import { isIcmpv6, ndInput } from './nd.ts';
 import type { Port } from './port.ts';
 import type { Switch } from './switch.ts';
 
 const d = newDecap();
 const opts = { verifyChecksums: true };
-const arpRepr = arp.newRepr();
 
 export function underlayInput(sw: Switch, port: Port, p: Packet): Packet | null {
   const b0 = p.buf;
@@ -52,7 +53,15 @@ export function underlayInput(sw: Switch, port: Port, p: Packet): Packet | null 
   const toUs = (b0[o]! & 1) === 1 || (b0[o] === m[0] && b0[o + 1] === m[1] && u32(b0, o + 2) === u32(m, 2));
   if (!toUs) return drop(sw, p, 'drop-underlay-not-our-mac');
   if (u16(b0, o + 12) === etherType.ARP) {
-    handleArp(sw, port, p);
+    arpInput(sw, port, p);
+    return null;
+  }
+  if (isIcmpv6(b0, o, p.end)) {
+    ndInput(sw, port, p);
+    return null;
+  }
+  if (isIcmp4ToUs(sw, b0, o, p.end)) {
+    echo4(sw, port, p);
     return null;
   }
   // A frame from a vnet_hdr port may carry a partial outer checksum (NEEDS_CSUM: the kernel never
@@ -181,7 +190,7 @@ function findTunnelPort(sw: Switch, p: Packet): Port | null {
 }
 
 /** Marks the inner frame at `inner` as a superframe to be cut at `mss` (TCP by its L3; else UFO). */
-function superframe(p: Packet, inner: number, mss: number, l4: number): void {
+export function superframe(p: Packet, inner: number, mss: number, l4: number): void {
   const b = p.buf;
   const type = u16(b, inner + 12);
   const v4 = type === etherType.IPV4;
@@ -217,34 +226,6 @@ function sttOffload(p: Packet, inner: number): void {
 /** An IPv4 address at b[o] that nvo owns (IPv6 underlay addresses are checked by the tunnel ports). */
 function isLocal(sw: Switch, b: Uint8Array, o: number, version: number): boolean {
   return version !== 4 || sw.localIps4.has(u32(b, o));
-}
-
-function handleArp(sw: Switch, port: Port, p: Packet): void {
-  const b = p.buf;
-  const o = p.start + 14;
-  if (arp.parse(b, o, p.end, arpRepr) !== OK) {
-    drop(sw, p, 'drop-underlay-bad-arp');
-    return;
-  }
-  // RFC 826: merge the sender into the table (request or reply), then answer requests for our address.
-  if (arpRepr.spa !== 0) sw.neighbours.set4(arpRepr.spa, arpRepr.sha, port.no, sw.now);
-  if (arpRepr.op === arp.OP_REQUEST && sw.localIps4.has(arpRepr.tpa)) {
-    // Turn the request into the reply in place.
-    const target = arpRepr.tpa;
-    arpRepr.op = arp.OP_REPLY;
-    arpRepr.tha.set(arpRepr.sha);
-    arpRepr.tpa = arpRepr.spa;
-    arpRepr.sha.set(sw.underlayMac);
-    arpRepr.spa = target;
-    b.copyWithin(p.start, p.start + 6, p.start + 12);
-    b.set(sw.underlayMac, p.start + 6);
-    arp.emit(arpRepr, b, o);
-    sw.counters.add('tx-arp-reply');
-    sw.stage(port, p);
-    return;
-  }
-  sw.counters.add('rx-arp');
-  p.owner?.free(p);
 }
 
 function drop(sw: Switch, p: Packet, reason: string): null {

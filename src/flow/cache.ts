@@ -13,9 +13,11 @@
 // thrashes the EMC when there are many flows. Any table change bumps FlowTables.generation; the next
 // lookup sees it and flushes both caches (OVS revalidates selectively; a flush is simpler and correct).
 // Steady-state hits allocate nothing: keys live in one Uint32Array, results are object references.
+import { ActionProgram } from './action-program.ts';
 import type { Action } from './actions.ts';
 import { addSubtable, findSubtable } from './classifier.ts';
-import { type FlowKey, hashMasked, KEY_WORDS } from './key.ts';
+import { type FlowKey, hashMasked, KEY_WORDS, keyEquals } from './key.ts';
+import { SHAPE_ALL, sameInShape } from './key-shape.ts';
 import type { FlowEntry, FlowTables } from './table.ts';
 import { newTranslation, type Translation, translate } from './xlate.ts';
 
@@ -24,11 +26,19 @@ export const LEVEL_MEGAFLOW = 2;
 export const LEVEL_UPCALL = 3;
 export const LEVEL_NAMES = ['none', 'emc', 'megaflow', 'upcall'] as const;
 
-/** A cached translation: packets matching (key & mask) == value get `actions`. */
+/**
+ * A cached translation: packets whose key & mask equals `value` on the mask's non-zero words get
+ * `actions`. `value[j]` is word `words[j]` (OVS keeps a miniflow the same way): a megaflow that pins
+ * one word stores 4 bytes, not 304, and a small typed array lives on V8's heap (≤ 64 bytes), so an
+ * upcall allocates no off-heap memory.
+ */
 export class Megaflow {
   readonly value: Uint32Array;
   readonly mask: Uint32Array;
+  readonly words: Int32Array;
   readonly actions: Action[];
+  /** `actions` compiled for the data path (action-program.ts). */
+  readonly program: ActionProgram;
   /** The OpenFlow entries the translation matched, credited with packets/bytes on every hit. */
   readonly rules: FlowEntry[];
   /** Translation trace (tables visited), for `nvo trace`. */
@@ -37,15 +47,24 @@ export class Megaflow {
   hits = 0;
   installed = false;
 
-  constructor(k: FlowKey, wc: Uint32Array, t: Translation) {
-    this.mask = wc.slice();
-    this.value = new Uint32Array(KEY_WORDS);
-    for (let i = 0; i < KEY_WORDS; i++) this.value[i] = (k[i]! & wc[i]!) >>> 0;
+  /** `mask` and `words` (its non-zero words) are kept, not copied: an installed megaflow shares its subtable's. */
+  constructor(k: FlowKey, mask: Uint32Array, words: Int32Array, t: Translation) {
+    this.mask = mask;
+    this.words = words;
+    this.value = new Uint32Array(words.length);
+    for (let j = 0; j < words.length; j++) this.value[j] = (k[words[j]!]! & mask[words[j]!]!) >>> 0;
     this.actions = t.actions.slice();
+    this.program = new ActionProgram(this.actions);
     this.rules = t.rules.slice();
     this.path = t.path.slice();
     this.error = t.error;
   }
+}
+
+function nonZeroWords(mask: Uint32Array): Int32Array {
+  const w: number[] = [];
+  for (let i = 0; i < KEY_WORDS; i++) if (mask[i] !== 0) w.push(i);
+  return Int32Array.from(w);
 }
 
 class MegaSubtable {
@@ -55,9 +74,7 @@ class MegaSubtable {
   hits = 0;
   constructor(mask: Uint32Array) {
     this.mask = mask;
-    const w: number[] = [];
-    for (let i = 0; i < KEY_WORDS; i++) if (mask[i] !== 0) w.push(i);
-    this.words = Int32Array.from(w);
+    this.words = nonZeroWords(mask);
   }
 }
 
@@ -74,7 +91,9 @@ export interface CacheConfig {
 
 export class FlowCache {
   readonly tables: FlowTables;
-  // EMC: slot i's key is emcKeys[i*KEY_WORDS .. +KEY_WORDS).
+  // EMC: slot i's key is emcKeys[i*KEY_WORDS .. +KEY_WORDS), of shape emcShape[i] (key-shape.ts): a hit
+  // compares the shape and then only its words (the run [0, 19) of 76 for IPv4/UDP), the rest being 0.
+  private readonly emcShape: Uint8Array;
   private readonly emcSize: number;
   private readonly emcMask: number;
   private readonly emcKeys: Uint32Array;
@@ -91,6 +110,7 @@ export class FlowCache {
   readonly megaflowMax: number;
   private seenGeneration: number;
   private readonly wc = new Uint32Array(KEY_WORDS);
+  private lastSubtable: MegaSubtable | null = null;
   private readonly xl = newTranslation();
   private sinceRank = 0;
 
@@ -114,6 +134,7 @@ export class FlowCache {
     this.emcMask = n - 1;
     this.emcKeys = new Uint32Array(n * KEY_WORDS);
     this.emcHash = new Uint32Array(n);
+    this.emcShape = new Uint8Array(n);
     this.emcGen = new Uint32Array(n);
     this.emcFlow = new Array<Megaflow | null>(n).fill(null);
     this.insertInvProb = cfg.emcInsertInvProb ?? 100;
@@ -130,6 +151,7 @@ export class FlowCache {
   flush(): void {
     this.subtables = [];
     this.byMask.clear();
+    this.lastSubtable = null;
     this.megaflows = 0;
     // Bumping the generation invalidates every EMC slot at once; clear the references on wrap.
     this.emcGeneration = (this.emcGeneration + 1) >>> 0 || 1;
@@ -138,15 +160,17 @@ export class FlowCache {
   }
 
   /**
-   * Classifies key k (with hash = hashKey(k)). Returns the megaflow whose actions apply, and sets
-   * `level`. Credits the matched OpenFlow entries with one packet of `bytes` at time `now` (ms).
+   * Classifies key k. Returns the megaflow whose actions apply, and sets `level`. Credits the matched
+   * OpenFlow entries with one packet of `bytes` at time `now` (ms). `shape` and `hash` go together:
+   * SHAPE_ALL with hashKey(k) for any key, or shapeOf(k) with hashShape(k, shape) for a key made by
+   * extractKey (key-shape.ts), which makes an EMC hit compare only the shape's words.
    */
-  lookup(k: FlowKey, hash: number, bytes: number, now: number): Megaflow {
+  lookup(k: FlowKey, hash: number, bytes: number, now: number, shape = SHAPE_ALL): Megaflow {
     if (this.tables.generation !== this.seenGeneration) {
       this.seenGeneration = this.tables.generation;
       this.flush();
     }
-    let mf = this.emcLookup(k, hash);
+    let mf = this.emcLookup(k, hash, shape);
     if (mf !== null) {
       this.level = LEVEL_EMC;
       this.emcHits++;
@@ -160,7 +184,7 @@ export class FlowCache {
         this.level = LEVEL_UPCALL;
         this.upcalls++;
       }
-      if (mf.installed) this.maybeEmcInsert(k, hash, mf);
+      if (mf.installed) this.maybeEmcInsert(k, hash, shape, mf);
     }
     mf.hits++;
     const rules = mf.rules;
@@ -173,26 +197,18 @@ export class FlowCache {
     return mf;
   }
 
-  private emcLookup(k: FlowKey, hash: number): Megaflow | null {
+  private emcLookup(k: FlowKey, hash: number, shape: number): Megaflow | null {
     if (this.emcSize === 0) return null;
     for (let c = 0; c < 2; c++) {
       const i = (c === 0 ? hash : hash >>> 13) & this.emcMask;
-      if (this.emcGen[i] !== this.emcGeneration || this.emcHash[i] !== hash) continue;
-      const base = i * KEY_WORDS;
-      const keys = this.emcKeys;
-      let eq = true;
-      for (let w = 0; w < KEY_WORDS; w++) {
-        if (keys[base + w] !== k[w]) {
-          eq = false;
-          break;
-        }
-      }
-      if (eq) return this.emcFlow[i]!;
+      if (this.emcGen[i] !== this.emcGeneration || this.emcHash[i] !== hash || this.emcShape[i] !== shape)
+        continue;
+      if (sameInShape(k, this.emcKeys, i * KEY_WORDS, shape)) return this.emcFlow[i]!;
     }
     return null;
   }
 
-  private maybeEmcInsert(k: FlowKey, hash: number, mf: Megaflow): void {
+  private maybeEmcInsert(k: FlowKey, hash: number, shape: number, mf: Megaflow): void {
     if (this.emcSize === 0 || this.insertInvProb === 0) return;
     if (this.insertInvProb > 1) {
       // xorshift32: a cheap uniform draw; insert when it lands in 1/insertInvProb of the range.
@@ -209,6 +225,7 @@ export class FlowCache {
     const i = this.emcGen[i1] !== this.emcGeneration ? i1 : this.emcGen[i2] !== this.emcGeneration ? i2 : i1;
     this.emcKeys.set(k, i * KEY_WORDS);
     this.emcHash[i] = hash;
+    this.emcShape[i] = shape;
     this.emcGen[i] = this.emcGeneration;
     this.emcFlow[i] = mf;
     this.emcInserts++;
@@ -228,7 +245,7 @@ export class FlowCache {
         let ok = true;
         for (let i = 0; i < words.length; i++) {
           const w = words[i]!;
-          if ((k[w]! & mask[w]!) >>> 0 !== v[w]) {
+          if ((k[w]! & mask[w]!) >>> 0 !== v[i]) {
             ok = false;
             break;
           }
@@ -254,18 +271,22 @@ export class FlowCache {
     const wc = this.wc;
     wc.fill(0);
     translate(this.tables, k, wc, this.xl);
-    const mf = new Megaflow(k, wc, this.xl);
     if (this.megaflows >= this.megaflowMax) {
       this.megaflowFull++;
-      return mf;
+      const mask = wc.slice();
+      return new Megaflow(k, mask, nonZeroWords(mask), this.xl);
     }
-    let st = findSubtable(this.byMask, mf.mask);
-    if (!st) {
-      st = new MegaSubtable(mf.mask);
+    // Upcalls come in runs with one mask (one rule set consulted the same way): try the last first.
+    let st = this.lastSubtable;
+    if (st === null || !keyEquals(st.mask, wc)) st = findSubtable(this.byMask, wc) ?? null;
+    if (st === null) {
+      st = new MegaSubtable(wc.slice());
       addSubtable(this.byMask, st);
       this.subtables.push(st);
     }
-    const h = hashMasked(mf.value, st.mask, st.words);
+    this.lastSubtable = st;
+    const mf = new Megaflow(k, st.mask, st.words, this.xl);
+    const h = hashMasked(k, st.mask, st.words);
     let b = st.buckets.get(h);
     if (!b) st.buckets.set(h, (b = []));
     b.push(mf);

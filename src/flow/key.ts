@@ -6,45 +6,49 @@
 // A key extracted from a decapsulated packet holds the tunnel metadata and the *inner* headers together,
 // so one lookup classifies the packet (DESIGN.md: no outer-then-inner second lookup).
 
+// The order puts what most packets carry first: in_port, L2, IPv4 and L4 are words 0..18, so a
+// UDP/IPv4 key's non-zero words are one run [0, 19), and [0, 25) with IPv4 tunnel metadata. Hashing and
+// comparing a run needs no index table (key-shape.ts). Fields that share a prerequisite stay adjacent
+// (nw_src..nw_dst, nw_proto..nw_frag, ipv6_src..ipv6_label, arp_op..arp_tha; match.ts relies on it).
 export const IN_PORT = 0;
-export const METADATA = 1; //      2 words
-export const REG0 = 3; //          16 words: reg0..reg15 (xreg N = reg 2N,2N+1; xxreg N = reg 4N..4N+3)
+export const DL_DST = 1; //        2 words
+export const DL_SRC = 3; //        2 words
+export const DL_TYPE = 5; //       0x05ff for 802.3 frames without an ethertype (OVS FLOW_DL_TYPE_NONE)
+export const VLAN_TCI = 6; //      outermost tag: PCP(3) | CFI(1)=present | VID(12); 0 = untagged
+export const VLAN2_TCI = 7; //     second tag (QinQ inner), same encoding
+export const NW_SRC = 8; //        IPv4 source
+export const NW_DST = 9;
+export const NW_PROTO = 10; //     IPv4 protocol / IPv6 next header after extension headers
+export const NW_TOS = 11; //       the whole TOS / traffic-class byte: DSCP = >>2, ECN = &3
+export const NW_TTL = 12;
+export const NW_FRAG = 13; //      FRAG_ANY | FRAG_LATER
+export const TP_SRC = 14; //       TCP / UDP / SCTP source port
+export const TP_DST = 15;
+export const TCP_FLAGS = 16; //    low 12 bits of the TCP data-offset/flags word (NS..FIN)
+export const ICMP_TYPE = 17; //    ICMPv4 or ICMPv6
+export const ICMP_CODE = 18;
+export const TUN_ID = 19; //       2 words (VXLAN/Geneve VNI in the low 24 bits; STT context is all 64)
+export const TUN_SRC = 21; //      IPv4 outer source of a received tunnel packet (or to set before output)
+export const TUN_DST = 22;
+export const TUN_FLAGS = 23; //    bit 0 = OAM (VXLAN-GPE / Geneve O bit), as OVS FLOW_TNL_F_OAM
+export const TUN_ENCAP = 24; //    ENCAP_* of src/packet/packet.ts; 0 = not from a tunnel
+export const TUN_IPV6_SRC = 25; // 4 words
+export const TUN_IPV6_DST = 29; // 4 words
+export const IPV6_SRC = 33; //     4 words
+export const IPV6_DST = 37; //     4 words
+export const IPV6_LABEL = 41; //   20 bits
+export const ND_TARGET = 42; //    4 words
+export const ND_SLL = 46; //       2 words
+export const ND_TLL = 48; //       2 words
+export const ARP_OP = 50;
+export const ARP_SPA = 51;
+export const ARP_TPA = 52;
+export const ARP_SHA = 53; //      2 words
+export const ARP_THA = 55; //      2 words
+export const METADATA = 57; //     2 words
+export const REG0 = 59; //         16 words: reg0..reg15 (xreg N = reg 2N,2N+1; xxreg N = reg 4N..4N+3)
 export const N_REGS = 16;
-export const PKT_MARK = 19;
-export const TUN_ID = 20; //       2 words (VXLAN/Geneve VNI in the low 24 bits; STT context is all 64)
-export const TUN_SRC = 22; //      IPv4 outer source of a received tunnel packet (or to set before output)
-export const TUN_DST = 23;
-export const TUN_IPV6_SRC = 24; // 4 words
-export const TUN_IPV6_DST = 28; // 4 words
-export const TUN_FLAGS = 32; //    bit 0 = OAM (VXLAN-GPE / Geneve O bit), as OVS FLOW_TNL_F_OAM
-export const TUN_ENCAP = 33; //    ENCAP_* of src/packet/packet.ts; 0 = not from a tunnel
-export const DL_DST = 34; //       2 words
-export const DL_SRC = 36; //       2 words
-export const DL_TYPE = 38; //      0x05ff for 802.3 frames without an ethertype (OVS FLOW_DL_TYPE_NONE)
-export const VLAN_TCI = 39; //     outermost tag: PCP(3) | CFI(1)=present | VID(12); 0 = untagged
-export const VLAN2_TCI = 40; //    second tag (QinQ inner), same encoding
-export const NW_SRC = 41; //       IPv4 source
-export const NW_DST = 42;
-export const IPV6_SRC = 43; //     4 words
-export const IPV6_DST = 47; //     4 words
-export const IPV6_LABEL = 51; //   20 bits
-export const NW_PROTO = 52; //     IPv4 protocol / IPv6 next header after extension headers
-export const NW_TOS = 53; //       the whole TOS / traffic-class byte: DSCP = >>2, ECN = &3
-export const NW_TTL = 54;
-export const NW_FRAG = 55; //      FRAG_ANY | FRAG_LATER
-export const ARP_OP = 56;
-export const ARP_SPA = 57;
-export const ARP_TPA = 58;
-export const ARP_SHA = 59; //      2 words
-export const ARP_THA = 61; //      2 words
-export const ND_TARGET = 63; //    4 words
-export const ND_SLL = 67; //       2 words
-export const ND_TLL = 69; //       2 words
-export const TP_SRC = 71; //       TCP / UDP / SCTP source port
-export const TP_DST = 72;
-export const TCP_FLAGS = 73; //    low 12 bits of the TCP data-offset/flags word (NS..FIN)
-export const ICMP_TYPE = 74; //    ICMPv4 or ICMPv6
-export const ICMP_CODE = 75;
+export const PKT_MARK = 75;
 /** Number of 32-bit words in a key. */
 export const KEY_WORDS = 76;
 

@@ -10,7 +10,7 @@
 import type { Action } from './actions.ts';
 import { OFPP_IN_PORT } from './actions.ts';
 import { fieldMax, getField, setField } from './fields.ts';
-import { type FlowKey, IN_PORT, METADATA } from './key.ts';
+import { type FlowKey, IN_PORT, METADATA, newKey } from './key.ts';
 import type { FlowEntry, FlowTables } from './table.ts';
 
 export const MAX_RESUBMIT_DEPTH = 64;
@@ -28,6 +28,8 @@ export interface Translation {
   error: string;
 }
 
+const translationKey = newKey();
+
 export function newTranslation(): Translation {
   return { actions: [], rules: [], path: [], error: '' };
 }
@@ -41,7 +43,10 @@ export function translate(tables: FlowTables, k: FlowKey, wc: Uint32Array, out: 
   out.rules.length = 0;
   out.path.length = 0;
   out.error = '';
-  const scratch = k.slice();
+  // The key later tables see: a module scratch (translation is synchronous and never nests), since a
+  // fresh 76-word copy per upcall is an off-heap allocation.
+  const scratch = translationKey;
+  scratch.set(k);
   const st = { lookups: 0, exit: false };
   runTable(tables, 0, scratch, wc, out, 0, st);
   // A field rewritten on the scratch key and consulted afterwards leaves its bits in wc: the megaflow

@@ -50,7 +50,7 @@ export interface IoCaps {
 export interface IoBackend {
   /** Port name for counters and logs (device name, or address:port). */
   readonly name: string;
-  /** 'tap' | 'af-packet' | 'udp' | 'udp-dgram' | … */
+  /** 'tap' | 'af-packet' | 'udp' | 'udp-dgram' | 'udp-frames' (a guest's frames over node:dgram) */
   readonly kind: string;
   readonly caps: IoCaps;
   /** The pool rx allocates from; the caller frees received packets here. */

@@ -116,8 +116,8 @@ let why = '';
 export function loadNative(): NativeIo | null {
   if (cached !== undefined) return cached;
   cached = null;
-  if (process.env['NVO_NO_NATIVE']) {
-    why = 'disabled by NVO_NO_NATIVE';
+  if (process.env['NVO_NO_NATIVE'] || process.env['NVO_NATIVE'] === 'off') {
+    why = process.env['NVO_NO_NATIVE'] ? 'disabled by NVO_NO_NATIVE' : 'disabled by NVO_NATIVE=off';
   } else if (!existsSync(ADDON_PATH)) {
     why = `${ADDON_PATH} is missing (run 'npm install', which builds it with node-gyp; see native/build.log)`;
   } else {
@@ -141,6 +141,12 @@ export function nativeUnavailable(): string {
   return cached ? '' : `nvo: native I/O unavailable: ${why}; TAP, AF_PACKET and UDP GSO/GRO are off`;
 }
 
+/** Why the addon is unavailable, without the prefix ('' when it is loaded). */
+export function nativeWhy(): string {
+  loadNative();
+  return cached ? '' : why;
+}
+
 /** The addon or an Error carrying the one-line reason (for back ends that have no fallback). */
 export function requireNative(what: string): NativeIo {
   const n = loadNative();
@@ -157,11 +163,13 @@ export function isRoot(): boolean {
 const ERRNO_NAMES: Record<number, string> = {
   1: 'eperm',
   5: 'eio',
+  6: 'enxio',
   11: 'eagain',
   12: 'enomem',
   14: 'efault',
   19: 'enodev',
   22: 'einval',
+  77: 'ebadfd',
   90: 'emsgsize',
   97: 'eafnosupport',
   100: 'enetdown',

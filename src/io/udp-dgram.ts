@@ -5,6 +5,10 @@
 // once). Received datagrams wait in a bounded queue (`queueLimit`); beyond it they are dropped and
 // counted as rx-drop-queue-full, never buffered without bound. Roughly 0.2-0.3 Mpps on this machine
 // (performance.md §6.1) — fine for tests and small set-ups.
+//
+// With `peer` the port carries a guest's Ethernet frames instead (kind 'udp-frames'): one frame per
+// datagram and no header, QEMU's `-netdev dgram` / `-netdev socket,udp=` format. Frames come only from
+// the peer (others: rx-drop-not-peer) and go only to it; no tunnel metadata is read or written.
 import { createSocket, type Socket } from 'node:dgram';
 import { Counters } from '../datapath/counters.ts';
 import type { Batch } from '../packet/batch.ts';
@@ -12,20 +16,24 @@ import type { Packet } from '../packet/packet.ts';
 import type { Pool } from '../packet/pool.ts';
 import { formatIpv4, formatIpv6, parseIpv4, parseIpv6 } from '../wire/bytes.ts';
 import { BASE_COUNTERS, type IoBackend, type IoCaps } from './io-backend.ts';
-import { nativeUnavailable } from './native.ts';
+import { nativeWhy } from './native.ts';
 
 export interface UdpDgramOptions {
   address: string;
   port: number;
   pool: Pool;
+  /** SO_RCVBUF/SO_SNDBUF bytes (default 4 MiB; the kernel caps them at rmem_max/wmem_max). */
+  bufSize?: number;
   /** Datagrams held between wake-ups (default 1024). */
   queueLimit?: number;
   inPort?: number;
+  /** Frame mode: the guest's address and port (see the header). */
+  peer?: { address: string; port: number };
 }
 
 export class UdpDgramPort implements IoBackend {
   readonly name: string;
-  readonly kind = 'udp-dgram';
+  readonly kind: string;
   readonly caps: IoCaps;
   readonly pool: Pool;
   readonly counters = new Counters([...BASE_COUNTERS, 'rx-drop-queue-full', 'tx-drop-error']);
@@ -37,6 +45,7 @@ export class UdpDgramPort implements IoBackend {
   private qHead = 0;
   private qCount = 0;
   private readonly queueLimit: number;
+  private readonly peer: { address: string; port: number } | null;
   private readable: (() => void) | null = null;
   private wakePending = false;
   private closed = false;
@@ -61,8 +70,10 @@ export class UdpDgramPort implements IoBackend {
     this.queueLimit = o.queueLimit ?? 1024;
     this.queue = new Array(this.queueLimit).fill(null);
     this.name = `${o.address}:${o.port}`;
+    this.peer = o.peer ?? null;
+    this.kind = this.peer ? 'udp-frames' : 'udp-dgram';
     this.caps = {
-      l2: false,
+      l2: this.peer !== null,
       rxOffloadMeta: false,
       rxSuperframes: false,
       txCsumPartial: false,
@@ -71,7 +82,14 @@ export class UdpDgramPort implements IoBackend {
       maxRxLen: 65535,
       fd: -1,
     };
-    this.socket = createSocket({ type: this.family === 6 ? 'udp6' : 'udp4', reuseAddr: true });
+    // 4 MiB socket buffers (capped by net.core.rmem_max/wmem_max): a burst of a TSO frame's ~45
+    // datagrams per flow must not overflow the 208 KiB default while JS is busy.
+    this.socket = createSocket({
+      type: this.family === 6 ? 'udp6' : 'udp4',
+      reuseAddr: true,
+      recvBufferSize: o.bufSize ?? 4 << 20,
+      sendBufferSize: o.bufSize ?? 4 << 20,
+    });
     this.socket.on('message', (msg, rinfo) => this.receive(msg, rinfo.address, rinfo.port));
     this.socket.on('error', () => this.counters.add('rx-drop-socket-error'));
   }
@@ -82,6 +100,11 @@ export class UdpDgramPort implements IoBackend {
 
   private receive(msg: Buffer, address: string, port: number): void {
     const c = this.counters;
+    const peer = this.peer;
+    if (peer !== null && (port !== peer.port || address !== peer.address)) {
+      c.add('rx-drop-not-peer');
+      return;
+    }
     if (this.qCount >= this.queueLimit) {
       c.add('rx-drop-queue-full');
       return;
@@ -99,6 +122,11 @@ export class UdpDgramPort implements IoBackend {
     p.buf.set(msg, p.start);
     p.end = p.start + msg.length;
     p.inPort = this.inPort;
+    if (peer !== null) {
+      p.l2 = p.start;
+      this.enqueue(p);
+      return;
+    }
     p.tunSrcPort = port;
     const mapped = address.startsWith('::ffff:') && address.includes('.');
     if (mapped) {
@@ -113,6 +141,10 @@ export class UdpDgramPort implements IoBackend {
       p.tunIpVersion = 4;
       parseIpv4(address, p.tunSrc, 0);
     }
+    this.enqueue(p);
+  }
+
+  private enqueue(p: Packet): void {
     this.queue[(this.qHead + this.qCount++) % this.queueLimit] = p;
     if (this.readable !== null && !this.wakePending) {
       // One wake-up per turn of the loop, however many datagrams arrived in it.
@@ -144,19 +176,21 @@ export class UdpDgramPort implements IoBackend {
     if (this.closed) return 0;
     for (let i = from; i < b.count; i++) {
       const p = b.packets[i]!;
-      const addr =
-        this.family === 6 && p.tunIpVersion === 4
+      const peer = this.peer;
+      const addr = peer
+        ? peer.address
+        : this.family === 6 && p.tunIpVersion === 4
           ? `::ffff:${formatIpv4(p.tunDst, 0)}`
           : p.tunIpVersion === 6
             ? formatIpv6(p.tunDst, 0)
             : formatIpv4(p.tunDst, 0);
       const len = p.end - p.start;
-      const seg = p.gsoSize > 0 && len > p.gsoSize ? p.gsoSize : len;
+      const seg = p.gsoSize > 0 && len > p.gsoSize && !peer ? p.gsoSize : len;
       for (let o = 0; o < len; o += seg) {
         const n = Math.min(seg, len - o);
         // dgram may send after we return (and the caller frees the packet): send a copy.
         const copy = Buffer.from(p.buf.subarray(p.start + o, p.start + o + n));
-        this.socket.send(copy, p.tunDstPort, addr, (err) => {
+        this.socket.send(copy, peer ? peer.port : p.tunDstPort, addr, (err) => {
           if (err) this.counters.add('tx-drop-error');
         });
       }
@@ -184,8 +218,11 @@ export class UdpDgramPort implements IoBackend {
   }
 }
 
-/** One line for logs when the dgram fallback is chosen. */
-export function fallbackNotice(): string {
-  const why = nativeUnavailable();
-  return why ? `${why}; UDP tunnels use node:dgram (no GSO/GRO)` : '';
+/**
+ * The one line `nvo run` prints when UDP tunnels go through node:dgram: `forced` names the flag or
+ * variable that asked for it; otherwise it says why the addon is unavailable.
+ */
+export function fallbackNotice(forced = ''): string {
+  if (forced) return `nvo: native UDP I/O off (${forced}): using node:dgram UDP, no GSO/GRO`;
+  return `nvo: native I/O unavailable (${nativeWhy() || 'no reason given'}): using node:dgram UDP, no GSO/GRO`;
 }

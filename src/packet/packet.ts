@@ -83,6 +83,8 @@ export class Packet {
   tunIpVersion: number;
   readonly tunSrc: Uint8Array;
   readonly tunDst: Uint8Array;
+  /** tunSrc then tunDst as 8 words (one 32-byte buffer): cleared with 8 stores, not two fill() calls. */
+  private readonly tunWords: Uint32Array;
   /** Set by `nvo trace`; the hot path only tests it. */
   traced: boolean;
 
@@ -114,8 +116,10 @@ export class Packet {
     this.tunSrcPort = 0;
     this.tunDstPort = 0;
     this.tunIpVersion = 0;
-    this.tunSrc = new Uint8Array(16);
-    this.tunDst = new Uint8Array(16);
+    const tun = new ArrayBuffer(32);
+    this.tunSrc = new Uint8Array(tun, 0, 16);
+    this.tunDst = new Uint8Array(tun, 16, 16);
+    this.tunWords = new Uint32Array(tun);
     this.traced = false;
   }
 
@@ -180,8 +184,8 @@ export class Packet {
     this.tunSrcPort = 0;
     this.tunDstPort = 0;
     this.tunIpVersion = 0;
-    this.tunSrc.fill(0);
-    this.tunDst.fill(0);
+    const w = this.tunWords;
+    for (let i = 0; i < 8; i++) w[i] = 0;
   }
 
   /** Copies data and metadata from another packet (slow path: cloning for flood / head-end replication). */

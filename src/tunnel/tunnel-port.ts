@@ -66,6 +66,8 @@ export class TunnelPort {
   readonly inherits: boolean;
   private templates = new Map<number, OuterTemplate[]>();
   private templatesGeneration = 0;
+  /** The template returned last: a burst of one flow asks for the same one again (no hash, no Map). */
+  private lastTemplate: OuterTemplate | null = null;
 
   constructor(cfg: TunnelConfig) {
     this.name = cfg.name;
@@ -111,18 +113,28 @@ export class TunnelPort {
     dstMac: Uint8Array,
     generation: number,
   ): OuterTemplate {
+    const n = this.ipVersion === 4 ? 4 : 16;
     if (generation !== this.templatesGeneration) {
       this.templates.clear();
       this.templatesGeneration = generation;
+      this.lastTemplate = null;
     }
-    const n = this.ipVersion === 4 ? 4 : 16;
+    const last = this.lastTemplate;
+    if (
+      last !== null &&
+      last.spec.idLo === idLo &&
+      last.spec.idHi === idHi &&
+      sameBytes(last.spec.dst, remote, n)
+    )
+      return last;
     let h = (idLo ^ Math.imul(idHi, 0x9e3779b1)) | 0;
     for (let i = 0; i < n; i++) h = Math.imul(h ^ remote[i]!, 0x01000193);
     const list = this.templates.get(h);
     if (list)
       for (let i = 0; i < list.length; i++) {
         const t = list[i]!;
-        if (t.spec.idLo === idLo && t.spec.idHi === idHi && sameBytes(t.spec.dst, remote, n)) return t;
+        if (t.spec.idLo === idLo && t.spec.idHi === idHi && sameBytes(t.spec.dst, remote, n))
+          return (this.lastTemplate = t);
       }
     const spec: OuterSpec = {
       encap: this.encap,
@@ -144,6 +156,7 @@ export class TunnelPort {
     const t = new OuterTemplate(spec);
     if (list) list.push(t);
     else this.templates.set(h, [t]);
+    this.lastTemplate = t;
     return t;
   }
 

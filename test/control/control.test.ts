@@ -11,7 +11,8 @@ import { ConfigError, validateConfig } from '../../src/control/config.ts';
 import { request } from '../../src/control/control-client.ts';
 import { serveControl } from '../../src/control/control-server.ts';
 import { frameFromFlow } from '../../src/control/frame-from-flow.ts';
-import { hex } from '../../src/wire/bytes.ts';
+import { formatIpv6, hex, parseIpv6 } from '../../src/wire/bytes.ts';
+import { addr as ipv6Addr } from '../../src/wire/ipv6.ts';
 import { haveScapy, scapy } from '../harness/tools.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'nvo-control-'));
@@ -39,6 +40,55 @@ describe('config', () => {
       ['eth0', 'g1', 'vx0'],
     );
     assert.equal(sw.port('g1')!.vni, 42);
+  });
+
+  test('an IPv6 underlay: addresses, routes via a gateway, static neighbours and VTEPs', () => {
+    const sw = buildSwitch(
+      validateConfig({
+        ...CONFIG,
+        underlay: {
+          ports: [{ name: 'eth0', device: 'veth0' }],
+          addresses: ['fd00::1/64', '10.0.0.1/24'],
+          routes: [{ prefix: 'fd01::/48', via: 'fd00::fe' }],
+          neighbours: [{ ip: 'fd00::fe', mac: '02:00:00:00:00:fe' }],
+        },
+        tunnels: [{ name: 'vx6', encap: 'vxlan', localIp: 'fd00::1' }],
+        vteps: { '42': ['fd01::7', '10.0.0.2'] },
+      }),
+      memOpen,
+    );
+    const out = new Uint8Array(16);
+    const dst = new Uint8Array(16);
+    parseIpv6('fd01::7', dst, 0);
+    sw.neighbours.nextHop6(dst, 0, out);
+    assert.equal(formatIpv6(out, 0), 'fd00::fe', 'fd01::/48 goes via the gateway');
+    parseIpv6('fd00::9', dst, 0);
+    sw.neighbours.nextHop6(dst, 0, out);
+    assert.equal(formatIpv6(out, 0), 'fd00::9', 'fd00::/64 is on-link');
+    assert.ok(sw.neighbours.isLocal6(ipv6Addr('fd00::1'), 0));
+    assert.deepEqual(
+      sw.neighbours.dump().map((n) => [n.ip, n.mac, n.state]),
+      [['fd00::fe', '02:00:00:00:00:fe', 'PERMANENT']],
+    );
+    assert.deepEqual(
+      sw.vteps.get(42)!.map((v) => v.length),
+      [16, 4],
+    );
+    assert.throws(
+      () => validateConfig({ ...CONFIG, underlay: { addresses: ['fd00::1/129', 'fd00::zz/64'] } }),
+      /underlay\.addresses\.0.*underlay\.addresses\.1/,
+    );
+    assert.throws(
+      () =>
+        buildSwitch(
+          validateConfig({
+            ...CONFIG,
+            underlay: { ...CONFIG.underlay, routes: [{ prefix: 'fd01::/48', via: '10.0.0.254' }] },
+          }),
+          memOpen,
+        ),
+      /different IP versions/,
+    );
   });
 
   test('bad fields are reported with their path', () => {
@@ -128,6 +178,22 @@ describe('control channel', () => {
         miss.join('\n'),
       );
       assert.equal(sw.port('eth0')!.txPackets, 0, 'trace transmits nothing');
+      // A next hop nvo has not resolved yet: the trace says the packet would wait, and changes nothing.
+      const far = (await request(path, {
+        cmd: 'trace',
+        inPort: 'g1',
+        hex: hex(
+          frameFromFlow(
+            'tcp,dl_src=02:aa:00:00:00:01,dl_dst=02:bb:00:00:00:02,nw_src=192.168.1.1,nw_dst=192.168.1.2,tp_dst=80',
+          ),
+        ),
+      })) as string[];
+      assert.ok(far.includes('output: vx0'), far.join('\n'));
+      sw.neighbours.remove(sw.neighbours.lookup4(0x0a000002)!);
+      const waits = (await request(path, { cmd: 'trace', inPort: 'g1', hex: hex(frame) })) as string[];
+      assert.ok(waits.includes('next hop unresolved: the packet would wait for ARP/ND'), waits.join('\n'));
+      assert.equal(sw.neighbours.size, 0, 'trace made no neighbour entry');
+      assert.equal(sw.counters.get('tx-arp-request'), 0, 'trace sent no ARP');
     } finally {
       server.close();
     }

@@ -17,6 +17,7 @@ import { isRoot, uniqueName } from '../../testbed/netns.ts';
 import { startNvoHosts } from '../../testbed/nvo-hosts.ts';
 import * as tb from '../../testbed/testbed.ts';
 import { fields, haveTshark, TSHARK, tsharkMalformed } from '../harness/tools.ts';
+import { ping } from './guest-traffic.ts';
 
 const run = promisify(execFile);
 const skip = !isRoot()
@@ -29,27 +30,6 @@ const skip = !isRoot()
         !haveTshark()
       ? 'iperf3, ping, tcpdump or tshark not installed'
       : false;
-
-async function ping(ns: string, addr: string, count = 3): Promise<boolean> {
-  try {
-    const r = await run('ip', [
-      'netns',
-      'exec',
-      ns,
-      'ping',
-      '-c',
-      String(count),
-      '-i',
-      '0.2',
-      '-W',
-      '2',
-      addr,
-    ]);
-    return / 0% packet loss/.test(r.stdout);
-  } catch {
-    return false;
-  }
-}
 
 /** What tshark calls the tunnel header, and the field holding the VNI / key / context. */
 const DISSECTION: Record<string, { proto: string; id: string; prefs?: string[] }> = {

@@ -91,4 +91,61 @@ describe('UdpDgramPort (node:dgram fallback)', () => {
     }
     assert.equal(pool.available, 64);
   });
+
+  it('frame mode (a UDP guest): frames to and from the peer only, whole, no tunnel metadata', async () => {
+    const pool = new Pool(16);
+    const vm = await UdpDgramPort.open({ address: '127.0.0.1', port: 0, pool });
+    const stranger = await UdpDgramPort.open({ address: '127.0.0.1', port: 0, pool });
+    const g = await UdpDgramPort.open({
+      address: '127.0.0.1',
+      port: 0,
+      pool,
+      peer: { address: '127.0.0.1', port: vm.port },
+    });
+    try {
+      assert.equal(g.kind, 'udp-frames');
+      assert.equal(g.caps.l2, true);
+      const send = (from: UdpDgramPort, len: number, gso: number) => {
+        const out = new Batch(1);
+        const p = pool.alloc()!;
+        p.buf.fill(7, p.start, p.start + len);
+        p.end = p.start + len;
+        p.gsoSize = gso;
+        p.tunIpVersion = 4;
+        p.tunDst.set([127, 0, 0, 1]);
+        p.tunDstPort = from === g ? 9 : g.port; // ignored in frame mode: the peer is fixed
+        out.push(p);
+        from.txBurst(out);
+        pool.free(p);
+      };
+      send(vm, 100, 0);
+      send(stranger, 100, 0);
+      send(g, 1000, 400); // to the VM, whole: a frame is never cut by gsoSize
+      const inG = new Batch(4);
+      const inVm = new Batch(4);
+      for (
+        let i = 0;
+        i < 100 && (g.counters.get('rx-packets') + g.counters.get('rx-drop-not-peer') < 2 || inVm.count < 1);
+        i++
+      ) {
+        await sleep(10);
+        g.rxBurst(inG);
+        vm.rxBurst(inVm);
+      }
+      assert.equal(inG.count, 1);
+      const f = inG.packets[0]!;
+      assert.equal(f.length, 100);
+      assert.equal(f.l2, f.start);
+      assert.equal(f.tunIpVersion, 0, 'no tunnel metadata on a guest frame');
+      assert.equal(g.counters.get('rx-drop-not-peer'), 1);
+      assert.equal(inVm.count, 1);
+      assert.equal(inVm.packets[0]!.length, 1000);
+      for (const b of [inG, inVm]) for (let i = 0; i < b.count; i++) pool.free(b.packets[i]!);
+    } finally {
+      vm.close();
+      stranger.close();
+      g.close();
+    }
+    assert.equal(pool.available, 16);
+  });
 });

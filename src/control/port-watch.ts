@@ -1,0 +1,161 @@
+// Watches device back ends (TAP, AF_PACKET) for the device vanishing under a running switch, and
+// re-attaches when a device of that name is back. Run once a second from the daemon's timer.
+//
+//   gone      the back end reported an error that means "no device": AF_PACKET gets ENETDOWN on rx when
+//             its device goes down or away, then ENXIO on every send (the socket is unbound); a TAP fd
+//             whose device was deleted fails reads and writes with EBADFD (and stops being polled after
+//             16 in a row, rx-poll-stopped). The port is then closed and its switch port keeps no sink:
+//             what the switch sends there is counted in the port's tx drops (`nvo stats`), nothing throws.
+//             Counted: switch counter `port-gone`, and per port in `nvo stats` → io.
+//   re-attach every tick while gone, `ip link show dev NAME` (in the port's namespace, asynchronously so
+//             the data path never waits) says whether the device exists; when it does, the back end is
+//             opened again (a new AF_PACKET socket bound to the new ifindex, or the TAP re-opened by
+//             name), polled, and the switch port's sink points at it: `port-reattached`. A failed open
+//             counts `port-reattach-failed` and is retried on the next tick.
+// A link set down and up again also reports ENETDOWN: the port is then re-opened at once, harmlessly.
+import { execFile } from 'node:child_process';
+import type { Switch } from '../datapath/switch.ts';
+import type { IoBackend } from '../io/io-backend.ts';
+import type { BurstHandler, Poller } from '../io/poller.ts';
+import type { PortRequest } from './build-switch.ts';
+
+/** Back-end counters that mean the device is gone (see the header). */
+const GONE = /^(rx-error-(enetdown|enodev|enxio|ebadfd)|tx-drop-(enodev|enxio|ebadfd)|rx-poll-stopped)$/;
+
+interface Watched {
+  name: string;
+  req: PortRequest;
+  be: IoBackend | null;
+  handler: BurstHandler;
+  reopen: () => IoBackend;
+  /** Sum of the GONE counters when last looked at. */
+  seen: number;
+  gone: number;
+  reattached: number;
+  checking: boolean;
+  lastError: string;
+  /** Counters of back ends closed since start (kept so `nvo stats` still shows what happened). */
+  closed: Record<string, number>;
+}
+
+export class PortWatch {
+  private readonly sw: Switch;
+  private readonly poller: Poller;
+  private readonly ports = new Map<string, Watched>();
+  private closedAll = false;
+  /** Test hook: how existence is checked (default: `ip [-n NS] link show dev NAME`). */
+  exists: (dev: string, netns: string | undefined) => Promise<boolean> = linkExists;
+
+  constructor(sw: Switch, poller: Poller) {
+    this.sw = sw;
+    this.poller = poller;
+  }
+
+  add(name: string, req: PortRequest, be: IoBackend, handler: BurstHandler, reopen: () => IoBackend): void {
+    this.ports.set(name, {
+      name,
+      req,
+      be,
+      handler,
+      reopen,
+      seen: goneCount(be),
+      gone: 0,
+      reattached: 0,
+      checking: false,
+      lastError: '',
+      closed: {},
+    });
+  }
+
+  /** The port's back end now (null while its device is gone). */
+  backend(name: string): IoBackend | null {
+    return this.ports.get(name)?.be ?? null;
+  }
+
+  tick(): void {
+    for (const w of this.ports.values()) {
+      if (w.be !== null) {
+        const n = goneCount(w.be);
+        if (n > w.seen) this.detach(w);
+        else w.seen = n;
+      }
+      if (w.be === null && !w.checking) this.tryAttach(w);
+    }
+  }
+
+  private detach(w: Watched): void {
+    const be = w.be!;
+    this.poller.remove(be);
+    for (const [k, v] of Object.entries(be.counters.snapshot())) w.closed[k] = (w.closed[k] ?? 0) + v;
+    be.close();
+    w.be = null;
+    w.gone++;
+    const port = this.sw.port(w.name);
+    if (port) port.sink = null;
+    this.sw.counters.add('port-gone');
+  }
+
+  private tryAttach(w: Watched): void {
+    w.checking = true;
+    this.exists(w.req.device, w.req.netns).then(
+      (yes) => {
+        w.checking = false;
+        if (!yes || this.closedAll || w.be !== null) return;
+        let be: IoBackend;
+        try {
+          be = w.reopen();
+        } catch (e) {
+          w.lastError = (e as Error).message;
+          this.sw.counters.add('port-reattach-failed');
+          return;
+        }
+        w.be = be;
+        w.seen = goneCount(be);
+        w.reattached++;
+        const port = this.sw.port(w.name);
+        if (port) port.sink = be;
+        this.poller.add(be, w.handler);
+        this.sw.counters.add('port-reattached');
+      },
+      () => {
+        w.checking = false;
+      },
+    );
+  }
+
+  /** For `nvo stats`: state, back end and its counters (plus those of closed predecessors). */
+  describe(name: string): Record<string, unknown> | undefined {
+    const w = this.ports.get(name);
+    if (!w) return undefined;
+    const counters: Record<string, number> = { ...w.closed };
+    if (w.be)
+      for (const [k, v] of Object.entries(w.be.counters.snapshot())) counters[k] = (counters[k] ?? 0) + v;
+    return {
+      name,
+      device: w.req.device,
+      kind: w.req.backend,
+      state: w.be ? 'up' : 'gone',
+      gone: w.gone,
+      reattached: w.reattached,
+      lastError: w.lastError || undefined,
+      counters,
+    };
+  }
+
+  /** Stops re-attaching and closes the back ends it holds (closing twice is harmless). */
+  close(): void {
+    this.closedAll = true;
+    for (const w of this.ports.values()) w.be?.close();
+  }
+}
+
+function goneCount(be: IoBackend): number {
+  let n = 0;
+  for (const [k, v] of Object.entries(be.counters.snapshot())) if (GONE.test(k)) n += v;
+  return n;
+}
+
+function linkExists(dev: string, netns: string | undefined): Promise<boolean> {
+  const args = netns ? ['-n', netns, 'link', 'show', 'dev', dev] : ['link', 'show', 'dev', dev];
+  return new Promise((res) => execFile('ip', args, (err) => res(err === null)));
+}

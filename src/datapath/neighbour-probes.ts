@@ -1,0 +1,122 @@
+// The probes nvo sends to resolve an underlay next hop, as the kernel builds them:
+//
+//   IPv4  ARP request (RFC 826) from our address and MAC: broadcast while INCOMPLETE, unicast to the
+//         known MAC when probing a stale entry (arp_solicit: target hardware address left zero).
+//   IPv6  Neighbor Solicitation (RFC 4861 §7.2.2) from our address, hop limit 255, with our
+//         Source Link-Layer Address option: to the target's solicited-node multicast group
+//         ff02::1:ffXX:XXXX (RFC 4291 §2.7.1, Ethernet 33:33:ff:XX:XX:XX per RFC 2464 §7) while
+//         INCOMPLETE, unicast to the target and its MAC when probing (ndisc_send_ns).
+//
+// They go out of the entry's port (the route's underlay port) or, when that is not known yet, out of
+// every underlay port. Counted tx-arp-request / tx-nd-ns; a pool with no slot left skips the probe
+// (the next retransmission tries again) and counts drop-no-buffer.
+
+import type { NeighbourEntry } from '../tunnel/neighbours.ts';
+import * as arp from '../wire/arp.ts';
+import { setU16 } from '../wire/bytes.ts';
+import * as etherType from '../wire/ether-type.ts';
+import * as icmpv6 from '../wire/icmpv6.ts';
+import * as ipProto from '../wire/ip-proto.ts';
+import * as ipv6 from '../wire/ipv6.ts';
+import { KIND_UNDERLAY, type Port } from './port.ts';
+import type { Switch } from './switch.ts';
+
+const arpRepr = arp.newRepr();
+const ip6Repr = ipv6.newRepr();
+const icmpRepr = icmpv6.newRepr();
+/** NS with one link-layer option: 24 + 8 bytes of ICMPv6. */
+export const NS_LEN = icmpv6.ND_LEN + 8;
+
+export function sendProbe(sw: Switch, e: NeighbourEntry, unicast: boolean): void {
+  const port = e.port > 0 ? sw.ports.get(e.port) : undefined;
+  if (port !== undefined && port.kind === KIND_UNDERLAY) {
+    probeOn(sw, port, e, unicast);
+    return;
+  }
+  for (const u of sw.underlays) probeOn(sw, u, e, unicast);
+}
+
+function probeOn(sw: Switch, port: Port, e: NeighbourEntry, unicast: boolean): void {
+  const q = sw.pool.alloc();
+  if (q === null) {
+    sw.counters.v[sw.c.dropNoBuffer]!++;
+    return;
+  }
+  const b = q.buf;
+  const o = q.start;
+  if (e.family === 4) {
+    for (let i = 0; i < 6; i++) b[o + i] = unicast ? e.mac[i]! : 0xff;
+    b.set(sw.underlayMac, o + 6);
+    setU16(b, o + 12, etherType.ARP);
+    const r = arpRepr;
+    r.op = arp.OP_REQUEST;
+    r.sha.set(sw.underlayMac);
+    r.spa = e.srcIp4;
+    r.tha.fill(0);
+    r.tpa = e.ip4;
+    arp.emit(r, b, o + 14);
+    q.end = o + 14 + arp.HEADER_LEN;
+    sw.counters.add('tx-arp-request');
+  } else {
+    q.end = o + emitNs(b, o, sw.underlayMac, e.srcIp6, e.ip6, unicast ? e.mac : null);
+    sw.counters.add('tx-nd-ns');
+  }
+  sw.stage(port, q);
+}
+
+/**
+ * Writes an Ethernet + IPv6 + Neighbor Solicitation for `target` at b[o] and returns its length.
+ * `dstMac` null: to the solicited-node multicast group; else unicast to target at that MAC.
+ */
+export function emitNs(
+  b: Uint8Array,
+  o: number,
+  srcMac: Uint8Array,
+  src: Uint8Array,
+  target: Uint8Array,
+  dstMac: Uint8Array | null,
+): number {
+  const ip = o + 14;
+  const r6 = ip6Repr;
+  r6.trafficClass = 0;
+  r6.flowLabel = 0;
+  r6.payloadLen = NS_LEN;
+  r6.nextHeader = ipProto.ICMPV6;
+  r6.hopLimit = 255;
+  r6.src.set(src.subarray(0, 16));
+  if (dstMac === null) solicitedNode(target, r6.dst);
+  else r6.dst.set(target.subarray(0, 16));
+  if (dstMac === null) {
+    b[o] = 0x33;
+    b[o + 1] = 0x33;
+    for (let i = 0; i < 4; i++) b[o + 2 + i] = r6.dst[12 + i]!;
+  } else for (let i = 0; i < 6; i++) b[o + i] = dstMac[i]!;
+  b.set(srcMac.subarray(0, 6), o + 6);
+  setU16(b, o + 12, etherType.IPV6);
+  ipv6.emit(r6, b, ip);
+  const m = icmpRepr;
+  m.type = icmpv6.NEIGHBOR_SOLICIT;
+  m.code = 0;
+  m.checksum = 0;
+  m.rest = 0;
+  m.target.set(target.subarray(0, 16));
+  m.hasSll = true;
+  m.sll.set(srcMac.subarray(0, 6));
+  m.hasTll = false;
+  const at = ip + ipv6.HEADER_LEN;
+  icmpv6.emit(m, b, at);
+  icmpv6.fillChecksum(b, ip, at, at + NS_LEN);
+  return 14 + ipv6.HEADER_LEN + NS_LEN;
+}
+
+/** ff02::1:ff00:0/104 | the target's low 24 bits (RFC 4291 §2.7.1). */
+export function solicitedNode(target: Uint8Array, out: Uint8Array): void {
+  out.fill(0);
+  out[0] = 0xff;
+  out[1] = 0x02;
+  out[11] = 0x01;
+  out[12] = 0xff;
+  out[13] = target[13]!;
+  out[14] = target[14]!;
+  out[15] = target[15]!;
+}

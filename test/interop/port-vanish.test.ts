@@ -1,0 +1,132 @@
+// Devices vanishing under a running `nvo run` (`ip link del`), in namespaces: the guest's veth, the
+// guest's TAP, and the underlay veth (raw underlay, AF_PACKET; and socket underlay, where the kernel
+// owns it). nvo must stay up, keep its control socket, count the loss by name (`nvo stats`: switch
+// counter port-gone, the io port's state 'gone' and its rx error), and carry traffic again once a device
+// of the same name is back (port-reattached; socket mode needs no re-attach: the socket outlives the
+// device and the kernel routes again when the address returns).
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { loadNative } from '../../src/io/native.ts';
+import { ip, isRoot, uniqueName, vethPair } from '../../testbed/netns.ts';
+import { startNvoHosts } from '../../testbed/nvo-hosts.ts';
+import * as tb from '../../testbed/testbed.ts';
+import { ioPort, type NvoStats, nvoStats, ping, pingEventually } from './guest-traffic.ts';
+
+const skip = !isRoot()
+  ? 'needs root (network namespaces)'
+  : !loadNative()
+    ? 'the native I/O addon did not build'
+    : false;
+
+/** Polls `nvo stats` until `ok` holds (the watchdog runs once a second). */
+async function statsUntil(socket: string, ok: (s: NvoStats) => boolean, ms = 15_000): Promise<NvoStats> {
+  const until = Date.now() + ms;
+  let s = await nvoStats(socket);
+  while (!ok(s) && Date.now() < until) {
+    await sleep(250);
+    s = await nvoStats(socket);
+  }
+  return s;
+}
+
+function guestBack(h: tb.HostInfo, link: 'veth' | 'tap'): void {
+  if (link === 'tap') {
+    ip(h.guestNs!, 'tuntap', 'add', 'dev', 'eth0', 'mode', 'tap', 'vnet_hdr');
+    ip(h.guestNs!, 'link', 'set', 'eth0', 'mtu', '1400');
+  } else {
+    vethPair(h.guestNs!, 'eth0', h.ns, 'gv0', 1400);
+    ip(h.ns, 'link', 'set', 'gv0', 'up');
+  }
+  ip(h.guestNs!, 'link', 'set', 'eth0', 'address', h.guestMac);
+  ip(h.guestNs!, 'addr', 'add', `${h.guestAddr}/24`, 'dev', 'eth0');
+  ip(h.guestNs!, 'link', 'set', 'eth0', 'up');
+}
+
+for (const link of ['veth', 'tap'] as const) {
+  describe(`interfaces vanish under nvo (raw underlay, ${link} guests)`, { skip }, () => {
+    test('guest device, then underlay veth: counted, no crash, re-attached', {
+      timeout: 120_000,
+    }, async () => {
+      const name = uniqueName('nvov');
+      const t = tb.up({ name, vxlan: null, guestLink: link });
+      let hosts: Awaited<ReturnType<typeof startNvoHosts>> | undefined;
+      try {
+        const [h1, h2] = t.hosts as [tb.HostInfo, tb.HostInfo];
+        hosts = await startNvoHosts(t, { encap: 'vxlan', guestMtu: 1400 });
+        const sock = hosts.sockets[0]!;
+        assert.ok(await pingEventually(h1.guestNs!, h2.guestAddr), 'before');
+
+        if (link === 'tap') ip(h1.guestNs!, 'link', 'del', 'eth0');
+        else ip(h1.ns, 'link', 'del', 'gv0');
+        // Traffic towards the vanished guest: counted as that port's tx drops.
+        await ping(h2.guestNs!, h1.guestAddr, 2);
+        let s = await statsUntil(sock, (x) => ioPort(x, 'g1').state === 'gone');
+        assert.equal(hosts.procs[0]!.exitCode, null, 'nvo still running');
+        assert.equal(ioPort(s, 'g1').state, 'gone');
+        assert.ok(s.counters['port-gone']! >= 1);
+        const err = link === 'tap' ? 'rx-error-ebadfd' : 'rx-error-enetdown';
+        assert.ok((ioPort(s, 'g1').counters[err] ?? 0) >= 1, JSON.stringify(ioPort(s, 'g1').counters));
+        assert.equal(ioPort(s, 'ul0').state, 'up', 'the other port is untouched');
+
+        guestBack(h1, link);
+        s = await statsUntil(sock, (x) => ioPort(x, 'g1').state === 'up');
+        assert.equal(ioPort(s, 'g1').state, 'up');
+        assert.ok(s.counters['port-reattached']! >= 1);
+        assert.ok(await pingEventually(h1.guestNs!, h2.guestAddr), 'traffic again after the guest is back');
+
+        // The underlay wire goes (both ends: it is one veth pair) and comes back.
+        ip(h1.ns, 'link', 'del', h1.underlayIf);
+        s = await statsUntil(sock, (x) => ioPort(x, 'ul0').state === 'gone');
+        assert.equal(ioPort(s, 'ul0').state, 'gone');
+        vethPair(h1.ns, h1.underlayIf, h2.ns, h2.underlayIf, 1500);
+        ip(h1.ns, 'link', 'set', h1.underlayIf, 'up');
+        ip(h2.ns, 'link', 'set', h2.underlayIf, 'up');
+        s = await statsUntil(sock, (x) => ioPort(x, 'ul0').state === 'up');
+        assert.equal(ioPort(s, 'ul0').state, 'up');
+        assert.ok(
+          await pingEventually(h1.guestNs!, h2.guestAddr),
+          'traffic again after the underlay is back',
+        );
+        assert.ok(await ping(h2.guestNs!, h1.guestAddr), 'both ways');
+        for (const p of hosts.procs) assert.equal(p.exitCode, null);
+      } finally {
+        await hosts?.stop();
+        tb.down(name);
+      }
+    });
+  });
+}
+
+describe('the underlay vanishes under nvo (socket underlay)', { skip }, () => {
+  test('send errors counted, no crash; traffic again when the device and address are back', {
+    timeout: 120_000,
+  }, async () => {
+    const name = uniqueName('nvow');
+    const t = tb.up({ name, vxlan: null });
+    let hosts: Awaited<ReturnType<typeof startNvoHosts>> | undefined;
+    try {
+      const [h1, h2] = t.hosts as [tb.HostInfo, tb.HostInfo];
+      hosts = await startNvoHosts(t, { encap: 'vxlan', guestMtu: 1400, underlay: 'socket', udp: 'native' });
+      assert.ok(await pingEventually(h1.guestNs!, h2.guestAddr), 'before');
+      ip(h1.ns, 'link', 'del', h1.underlayIf);
+      assert.equal(await ping(h1.guestNs!, h2.guestAddr, 2), false, 'no wire, no traffic');
+      const s = await nvoStats(hosts.sockets[0]!);
+      assert.equal(hosts.procs[0]!.exitCode, null, 'nvo still running');
+      const u = ioPort(s, 'udp:');
+      // No route to the peer any more: the kernel refuses each send, counted under its errno.
+      const refused = Object.entries(u.counters).filter(([k]) => k.startsWith('tx-drop-'));
+      assert.ok(refused.length > 0, JSON.stringify(u.counters));
+      vethPair(h1.ns, h1.underlayIf, h2.ns, h2.underlayIf, 1500);
+      for (const h of [h1, h2]) {
+        ip(h.ns, 'addr', 'add', `${h.underlayAddr}/24`, 'dev', h.underlayIf);
+        ip(h.ns, 'link', 'set', h.underlayIf, 'up');
+      }
+      assert.ok(await pingEventually(h1.guestNs!, h2.guestAddr, 8), 'traffic again');
+      for (const p of hosts.procs) assert.equal(p.exitCode, null);
+    } finally {
+      await hosts?.stop();
+      tb.down(name);
+    }
+  });
+});
