@@ -29,16 +29,13 @@ import {
 import { u32 } from '../wire/bytes.ts';
 import * as etherType from '../wire/ether-type.ts';
 import * as ethernet from '../wire/ethernet.ts';
-import * as geneve from '../wire/geneve.ts';
 import * as gre from '../wire/gre.ts';
 import { BAD_CHECKSUM, BAD_LENGTH, OK, TRUNCATED, UNSUPPORTED } from '../wire/status.ts';
 import * as stt from '../wire/stt.ts';
 import * as sttTcp from '../wire/stt-tcp.ts';
-import * as vxlan from '../wire/vxlan.ts';
-import * as gpe from '../wire/vxlan-gpe.ts';
-import * as soe from '../wire/vxlan-soe.ts';
 import * as R from './decap-reasons.ts';
 import { type DetectOptions, detect, newOuter, type Outer } from './detect.ts';
+import { udpTunnelHeader } from './udp-tunnel-header.ts';
 
 export interface Decap extends Outer {
   /** Inner payload [inner, innerEnd). */
@@ -57,8 +54,6 @@ export function newDecap(): Decap {
   return { ...newOuter(), inner: -1, innerEnd: -1, innerType: 0, idHi: 0, idLo: 0, mss: 0 };
 }
 
-const geneveRepr = geneve.newRepr();
-
 export function decapFrame(
   b: Uint8Array,
   o: number,
@@ -76,43 +71,13 @@ export function decapFrame(
   const tEnd = out.l4End;
   out.innerEnd = tEnd;
   out.innerType = etherType.TEB;
-  let st: number;
   switch (out.encap) {
     case ENCAP_VXLAN:
-      st = vxlan.check(b, t, tEnd);
-      if (st !== OK) return R.layerReason(R.L_VXLAN, st);
-      out.idLo = vxlan.vni(b, t);
-      out.inner = t + vxlan.HEADER_LEN;
-      break;
     case ENCAP_VXLAN_SOE:
-      st = soe.check(b, t, tEnd);
-      if (st !== OK) return R.layerReason(R.L_VXLAN_SOE, st);
-      out.idLo = soe.vni(b, t);
-      out.mss = soe.mss(b, t);
-      out.inner = t + soe.HEADER_LEN;
-      break;
-    case ENCAP_VXLAN_GPE: {
-      st = gpe.check(b, t, tEnd);
-      if (st !== OK) return R.layerReason(R.L_VXLAN_GPE, st);
-      // P clear: the payload is Ethernet and NP is 0 (check enforced it), draft §3.2.
-      const np = b[t]! & gpe.FLAG_P ? gpe.nextProtocol(b, t) : gpe.NP_ETHERNET;
-      const et = gpe.etherTypeOf(np);
-      if (et !== etherType.TEB && et !== etherType.IPV4 && et !== etherType.IPV6)
-        return R.layerReason(R.L_VXLAN_GPE, UNSUPPORTED);
-      out.innerType = et;
-      out.idLo = gpe.vni(b, t);
-      out.inner = t + gpe.HEADER_LEN;
-      break;
-    }
+    case ENCAP_VXLAN_GPE:
     case ENCAP_GENEVE: {
-      st = geneve.parse(b, t, tEnd, geneveRepr);
-      if (st !== OK) return R.layerReason(R.L_GENEVE, st);
-      const et = geneveRepr.protocol;
-      if (et !== etherType.TEB && et !== etherType.IPV4 && et !== etherType.IPV6)
-        return R.layerReason(R.L_GENEVE, UNSUPPORTED);
-      out.innerType = et;
-      out.idLo = geneveRepr.vni;
-      out.inner = t + geneve.HEADER_LEN + geneveRepr.optLen;
+      const rr = udpTunnelHeader(b, t, tEnd, out);
+      if (rr !== R.OK) return rr;
       break;
     }
     case ENCAP_GRE: {
