@@ -15,10 +15,10 @@
 // hits ≥ 10 Mpps, megaflow hits ≥ 4 Mpps, miss + install ≥ 100k/s, 100k flows ≥ 50 % of the single-flow
 // rate; OVS-DPDK's published EMC figure is 12 Mpps per core (performance.md §2.2). Heap growth and GC
 // columns come from the harness: the goal is none.
-import { memoryPair } from '../../src/datapath/memory-hosts.ts';
 import { KIND_GUEST } from '../../src/datapath/port.ts';
 import { Switch } from '../../src/datapath/switch.ts';
 import { parseFlow } from '../../src/flow/ofctl-parse.ts';
+import { memoryPair } from '../../src/io/memory-hosts.ts';
 import { Batch } from '../../src/packet/batch.ts';
 import { Pool } from '../../src/packet/pool.ts';
 import { checksum } from '../../src/wire/checksum.ts';

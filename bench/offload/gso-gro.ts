@@ -26,7 +26,7 @@ const SEGS = 45;
 const PAYLOAD = MSS * SEGS;
 
 /** A 64 KB TCP/IPv4 superframe with correct IP and TCP checksums (built here, independent of src/offload). */
-function superframeBytes(): Uint8Array {
+export function superframeBytes(): Uint8Array {
   const hdr = 14 + 20 + 32;
   const f = new Uint8Array(hdr + PAYLOAD);
   const dv = new DataView(f.buffer);

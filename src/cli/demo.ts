@@ -11,12 +11,15 @@ import { isRoot, uniqueName } from '../../testbed/netns.ts';
 import { startNvoHosts } from '../../testbed/nvo-hosts.ts';
 import * as tb from '../../testbed/testbed.ts';
 import { request } from '../control/control-client.ts';
-import { memoryPair, runUntilIdle } from '../datapath/memory-hosts.ts';
+import { memoryPair, runUntilIdle } from '../io/memory-hosts.ts';
 import { loadNative } from '../io/native.ts';
 import { Batch } from '../packet/batch.ts';
 
 /** Encapsulations nvo carries end to end between two nvo hosts. */
 export const DEMO_ENCAPS = ['stt', 'vxlan', 'vxlan-soe', 'vxlan-gpe', 'geneve', 'gre', 'nvgre'] as const;
+
+/** The UDP encapsulations whose underlay port is marked `uso` (the peer is nvo, which takes USO). */
+const USO_ENCAPS: ReadonlySet<string> = new Set(['vxlan', 'vxlan-gpe', 'geneve']);
 
 /** How each encapsulation moves a guest's 64 KB TSO frame across the 1500-byte underlay. */
 const NOTES: Record<(typeof DEMO_ENCAPS)[number], string> = {
@@ -95,7 +98,7 @@ async function rootDemo(seconds: number): Promise<void> {
     const t = tb.up({ name, vxlan: null });
     let hosts: Awaited<ReturnType<typeof startNvoHosts>> | undefined;
     try {
-      hosts = await startNvoHosts(t, { encap, guestMtu: 1400 });
+      hosts = await startNvoHosts(t, { encap, guestMtu: 1400, uso: USO_ENCAPS.has(encap) });
       const [h1, h2] = t.hosts as [tb.HostInfo, tb.HostInfo];
       const r = await iperf(h1.guestNs!, h2.guestNs!, h2.guestAddr, { seconds });
       let drops = 0;

@@ -90,7 +90,11 @@ export class MacLearning {
       this.kLo[i] = lo;
       this.size++;
       this.learned++;
-    } else if (this.ports[i] !== port || !this.sameRemote(i, remoteVersion, remote)) this.moved++;
+    } else if (this.ports[i] === port && this.sameRemote(i, remoteVersion, remote)) {
+      // The usual case (every packet of a known sender): only the age moves, no rewrite of the entry.
+      this.seen[i] = now;
+      return;
+    } else this.moved++;
     this.ports[i] = port;
     this.seen[i] = now;
     this.remoteVersions[i] = remoteVersion;

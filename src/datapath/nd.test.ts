@@ -7,12 +7,12 @@ import { describe, test } from 'node:test';
 import { mutate, rng } from '../../test/fuzz/mutate.ts';
 import { needScapy, scapy } from '../../test/harness/tools.ts';
 import { parseFlow } from '../flow/ofctl-parse.ts';
+import { memoryPair, runUntilIdle } from '../io/memory-hosts.ts';
 import { type MemoryEnd, memoryLink } from '../io/memory-link.ts';
 import { Batch } from '../packet/batch.ts';
 import { NUD_PROBE, NUD_REACHABLE, NUD_STALE } from '../tunnel/neighbours.ts';
 import { fromHex, hex } from '../wire/bytes.ts';
 import * as ipv6 from '../wire/ipv6.ts';
-import { memoryPair, runUntilIdle } from './memory-hosts.ts';
 import { KIND_GUEST, KIND_UNDERLAY } from './port.ts';
 import { Switch } from './switch.ts';
 

@@ -5,8 +5,8 @@
 //
 // Transmit (socketOutput, called by tunnel-output.ts for a tunnel port that has a sink):
 //   plain frame      inner checksum finished, tunnel header prepended in the headroom, one datagram
-//   TSO superframe   cut into MSS-size inner TCP segments here (sw.gso), each behind its tunnel header,
-//                    packed back to back into one buffer: [hdr+seg][hdr+seg]…[hdr+last]; every chunk
+//   TSO superframe   cut in place into MSS-size inner TCP segments (tunnel-segment.ts packUso), each
+//                    behind its tunnel header, back to back: [hdr+seg][hdr+seg]…[hdr+last]; every chunk
 //                    is the same size but the last, so the kernel sends the lot as ONE UDP_SEGMENT
 //                    (UDP GSO) send with gso_size = chunk (the node:dgram port cuts it in JS instead).
 //                      chunk = tunnel header + inner Eth/IP/TCP headers + MSS
@@ -45,7 +45,7 @@ import { OK } from '../wire/status.ts';
 import * as soe from '../wire/vxlan-soe.ts';
 import type { Port } from './port.ts';
 import type { Switch } from './switch.ts';
-import { segmentInner } from './tunnel-segment.ts';
+import { PACK_UNSUPPORTED, packUso, segmentInner } from './tunnel-segment.ts';
 import { superframe } from './underlay-input.ts';
 
 const ZERO_MAC = new Uint8Array(6);
@@ -123,13 +123,43 @@ function setDst(p: Packet, version: number, remote: Uint8Array, dstPort: number)
 
 /**
  * A guest TSO superframe: inner TCP segments sized for the path MTU (port.mtu), each behind its tunnel
- * header, packed into UDP GSO buffers of at most MAX_GSO_SEGMENTS chunks and 65,535 − IP − 8 bytes.
+ * header, cut in place into UDP GSO buffers of at most MAX_GSO_SEGMENTS chunks and 65,535 − IP − 8
+ * bytes (tunnel-segment.ts packUso). Legacy UFO goes as IP fragments, one datagram each.
  */
 function segmentToSocket(sw: Switch, port: Port, p: Packet, tpl: OuterTemplate, remote: Uint8Array): void {
   const t = port.tunnel!;
   const hLen = tpl.len - tpl.tunnel;
   const outerIp = t.ipVersion === 4 ? 20 : 40;
-  const n = segmentInner(sw, p, p.start, p.l4, outerIp + 8 + hLen, port.mtu);
+  const overhead = outerIp + 8 + hLen;
+  const groups = packUso(sw, p, tpl, 0, overhead, port.mtu, 65535 - outerIp - 8, MAX_GSO_SEGMENTS);
+  if (groups === PACK_UNSUPPORTED) {
+    unpacked(sw, port, p, tpl, remote, overhead);
+    return;
+  }
+  const out = sw.segOut;
+  for (let i = 0; i < groups; i++) {
+    const q = out.packets[i]!;
+    const many = q.end - q.start > q.gsoSize;
+    setDst(q, t.ipVersion, remote, t.dstPort);
+    q.tunEncap = t.encap;
+    q.flags = many ? SUPERFRAME : 0;
+    q.gsoType = many ? GSO_UDP_L4 : GSO_NONE;
+    q.gsoSize = many ? q.gsoSize : 0;
+    sw.stage(port, q);
+  }
+  out.clear();
+}
+
+/** The segments of a superframe packUso does not cut, one datagram each. */
+function unpacked(
+  sw: Switch,
+  port: Port,
+  p: Packet,
+  tpl: OuterTemplate,
+  remote: Uint8Array,
+  overhead: number,
+): void {
+  const n = segmentInner(sw, p, p.start, p.l4, overhead, port.mtu);
   if (n === GSO_DROPPED) return;
   if (n === GSO_PASSED) {
     if (prepend(sw, p, tpl)) finish(sw, port, p, remote);
@@ -137,45 +167,12 @@ function segmentToSocket(sw: Switch, port: Port, p: Packet, tpl: OuterTemplate, 
   }
   p.owner?.free(p);
   const segs = sw.segOut;
-  const count = segs.count;
-  const first = segs.packets[0]!;
-  const chunk = hLen + (first.end - first.start);
-  const pool = sw.superPool;
-  const room = pool.slotSize - pool.headroom;
-  const per = Math.max(
-    1,
-    Math.min(MAX_GSO_SEGMENTS, Math.floor((65535 - outerIp - 8) / chunk), Math.floor(room / chunk)),
-  );
-  for (let from = 0; from < count; from += per) {
-    const to = Math.min(count, from + per);
-    const q = to - from > 1 ? pool.alloc() : null;
-    if (q === null) {
-      // One segment left, or no superframe slot: send the segments as they are, one datagram each.
-      for (let i = from; i < count; i++) {
-        const s = segs.packets[i]!;
-        if (prepend(sw, s, tpl)) finish(sw, port, s, remote);
-      }
-      break;
-    }
-    let at = q.start;
-    for (let i = from; i < to; i++) {
-      const s = segs.packets[i]!;
-      copyBytes(tpl.bytes, tpl.tunnel, q.buf, at, hLen);
-      at += hLen;
-      copyBytes(s.buf, s.start, q.buf, at, s.end - s.start);
-      at += s.end - s.start;
-      s.owner?.free(s);
-    }
-    q.end = at;
-    setDst(q, t.ipVersion, remote, t.dstPort);
-    q.tunEncap = t.encap;
-    q.flags = SUPERFRAME;
-    q.gsoType = GSO_UDP_L4;
-    q.gsoSize = chunk;
-    sw.stage(port, q);
+  for (let i = 0; i < segs.count; i++) {
+    const s = segs.packets[i]!;
+    if (prepend(sw, s, tpl)) finish(sw, port, s, remote);
   }
   segs.clear();
-  sw.counters.v[sw.c.tunnelGsoSegments]! += count;
+  sw.counters.v[sw.c.tunnelGsoSegments]! += n;
 }
 
 /**

@@ -4,9 +4,9 @@
 // connections should spread over the range.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { memoryPair } from '../io/memory-hosts.ts';
 import { Batch } from '../packet/batch.ts';
 import { checksum } from '../wire/checksum.ts';
-import { memoryPair } from './memory-hosts.ts';
 
 const B_MAC = new Uint8Array([2, 0xbb, 0, 0, 0, 2]);
 

@@ -42,13 +42,13 @@ import { ReassemblyMemory } from '../offload/reassembly-limits.ts';
 import { SttReassembler } from '../offload/stt-reassemble.ts';
 import { Coalescer } from '../offload/tcp-gro.ts';
 import { Batch } from '../packet/batch.ts';
+import { Counters } from '../packet/counters.ts';
 import { NEEDS_CSUM, type Packet, SUPERFRAME } from '../packet/packet.ts';
 import { Pool, SMALL_SLOT, SUPER_SLOT } from '../packet/pool.ts';
 import { Neighbours } from '../tunnel/neighbours.ts';
 import { type TunnelConfig, TunnelPort } from '../tunnel/tunnel-port.ts';
 import { OK } from '../wire/status.ts';
 import { commit } from './commit.ts';
-import { Counters } from './counters.ts';
 import { MacLearning } from './mac-learning.ts';
 import { NeighbourResolver } from './neighbour-resolver.ts';
 import { normal } from './normal.ts';
@@ -564,7 +564,7 @@ export class Switch {
 
   drop(p: Packet, counter: number): void {
     this.counters.v[counter]!++;
-    if (this.trace) this.trace.push(`drop: ${this.counters.snapshotName(counter)}`);
+    if (this.trace) this.trace.push(`drop: ${this.counters.name(counter)}`);
     p.owner?.free(p);
   }
 }

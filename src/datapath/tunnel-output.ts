@@ -23,7 +23,6 @@ import {
   CSUM_VALID,
   ENCAP_STT,
   ENCAP_VXLAN_SOE,
-  GSO_ECN,
   GSO_NONE,
   GSO_UDP_L4,
   NEEDS_CSUM,
@@ -41,6 +40,7 @@ import * as udp from '../wire/udp.ts';
 import type { Port } from './port.ts';
 import { socketOutput } from './socket-underlay.ts';
 import type { Switch } from './switch.ts';
+import { PACK_UNSUPPORTED, packUso, segmentInner } from './tunnel-segment.ts';
 
 const remote4 = new Uint8Array(4);
 const remote6 = new Uint8Array(16);
@@ -134,8 +134,13 @@ export function tunnelSend(
     }
     fragmentOuter = true;
   }
-  if (superframe && tpl.isUdp && underlay.txUso && t.ipVersion === 4) {
-    usoToUnderlay(sw, underlay, p, tpl);
+  if (
+    superframe &&
+    tpl.isUdp &&
+    underlay.txUso &&
+    t.ipVersion === 4 &&
+    usoToUnderlay(sw, t, underlay, p, tpl)
+  ) {
     return;
   }
   const innerL2 = p.start;
@@ -157,77 +162,46 @@ export function tunnelSend(
 }
 
 /**
- * UDP tunnels over a port that takes UDP GSO (vnet_hdr USO): the guest superframe is cut into inner
- * TCP segments here, each gets its tunnel header, and all of them travel as ONE outer UDP superframe
- * whose payload is [tunnel header + inner segment] × n, gso_size = one such chunk. The kernel then
- * replicates the outer Ethernet/IPv4/UDP headers per chunk (UDP_SEGMENT semantics), so every wire
- * packet is a complete VXLAN/GPE/Geneve packet, while nvo hands the kernel one buffer instead of n.
+ * UDP tunnels over a port that takes UDP GSO (vnet_hdr USO): the guest superframe is cut in place into
+ * chunks [tunnel header + inner TCP segment] (tunnel-segment.ts packUso), and each group of them travels
+ * as ONE outer UDP superframe with gso_size = one chunk. The kernel then replicates the outer
+ * Ethernet/IPv4/UDP headers per chunk (UDP_SEGMENT semantics), so every wire packet is a complete
+ * VXLAN/GPE/Geneve packet, while nvo hands the kernel one buffer instead of n.
  *   chunk = tunnel header + inner headers + MSS;  outer IP length per wire packet = 20 + 8 + chunk ≤ MTU
+ *   chunks per superframe: the UDP datagram stays ≤ 65,535 − 20 (IPv4) bytes
+ * False: p is not one packUso can cut (legacy UFO, a tunnel inside); it goes the classic way.
  */
-function usoToUnderlay(sw: Switch, underlay: Port, p: Packet, tpl: OuterTemplate): void {
-  const b = p.buf;
-  const innerL4 = p.l4;
-  const tunLen = tpl.len - tpl.tunnel;
-  const hash = p.flowHash; // p may be freed below
-  if (innerL4 >= 0 && (p.gsoType & ~GSO_ECN) !== GSO_UDP_L4) {
-    const tcpHdr = (b[innerL4 + 12]! >>> 4) << 2;
-    const maxMss = underlay.mtu - (tpl.len - tpl.l3) - (innerL4 - p.start) - tcpHdr;
-    if (p.gsoSize > maxMss || p.gsoSize === 0) p.gsoSize = maxMss;
-  }
-  const segs = sw.segOut;
-  segs.clear();
-  const n = sw.gso.segment(p, segs);
-  if (n === GSO_DROPPED) {
-    sw.drop(p, sw.counters.id('drop-tunnel-gso'));
-    return;
-  }
-  if (n === GSO_PASSED) segs.push(p);
-  else p.owner?.free(p);
-  const count = segs.count;
-  const first = segs.packets[0]!;
-  const chunk = tunLen + (first.end - first.start);
-  // Chunks per outer superframe: the UDP datagram stays ≤ 65,535 − 20 (IPv4) bytes and fits a slot.
-  const room = sw.superPool.slotSize - sw.superPool.headroom - tpl.len;
-  const per = Math.max(1, Math.min(Math.floor((65535 - 28) / chunk), Math.floor(room / chunk)));
-  for (let from = 0; from < count; from += per) {
-    const to = Math.min(count, from + per);
-    const q = sw.superPool.alloc();
-    if (q === null) {
-      for (let i = from; i < count; i++) sw.drop(segs.packets[i]!, sw.c.dropNoBuffer);
-      break;
-    }
-    // Payload: the first chunk's tunnel header comes with the template; later chunks get a copy of it.
-    let at = q.start;
-    for (let i = from; i < to; i++) {
-      const s = segs.packets[i]!;
-      if (i > from) {
-        q.buf.set(tpl.bytes.subarray(tpl.tunnel, tpl.len), at);
-        at += tunLen;
-      }
-      q.buf.set(s.buf.subarray(s.start, s.end), at);
-      at += s.end - s.start;
-      s.owner?.free(s);
-    }
-    q.end = at;
-    const o = applyTemplate(tpl, q.buf, q.start, q.end, sw.ipId, sourcePort(hash));
-    sw.ipId = (sw.ipId + (to - from)) & 0xffff;
+function usoToUnderlay(sw: Switch, t: TunnelPort, underlay: Port, p: Packet, tpl: OuterTemplate): boolean {
+  const hash = p.flowHash;
+  const innerL3 = p.l3 >= 0 ? p.l3 - p.start : -1; // from the inner Ethernet header, for inherit()
+  const groups = packUso(sw, p, tpl, tpl.tunnel, tpl.len - tpl.l3, underlay.mtu, 65535 - 28, 65535);
+  if (groups === PACK_UNSUPPORTED) return false;
+  const out = sw.segOut;
+  for (let i = 0; i < groups; i++) {
+    const q = out.packets[i]!;
+    const chunks = Math.ceil((q.end - q.start) / q.gsoSize);
+    const o = applyTemplate(tpl, q.buf, q.start + (tpl.len - tpl.tunnel), q.end, sw.ipId, sourcePort(hash));
+    // The kernel gives each datagram of the superframe the next IPv4 ID.
+    sw.ipId = (sw.ipId + chunks) & 0xffff;
+    if (t.inherits) inherit(t, q.buf, o + tpl.l3, innerL3 < 0 ? -1 : o + tpl.len + innerL3);
+    const many = chunks > 1;
     q.start = o;
     q.l2 = o;
     q.l3 = o + tpl.l3;
     q.l4 = o + tpl.l4;
+    q.innerL2 = q.innerL3 = q.innerL4 = -1;
     // USO needs a partial UDP checksum (the kernel finishes it per datagram): seed the pseudo-header.
     udp.fillPseudo(q.buf, q.l3, q.l4);
-    const many = to - from > 1;
     q.flags = NEEDS_CSUM | (many ? SUPERFRAME : 0);
     q.csumStart = q.l4;
     q.csumOffset = 6;
     q.gsoType = many ? GSO_UDP_L4 : GSO_NONE;
-    q.gsoSize = many ? chunk : 0;
+    q.gsoSize = many ? q.gsoSize : 0;
     q.tunEncap = tpl.spec.encap;
     sw.stage(underlay, q);
   }
-  segs.clear();
-  sw.counters.v[sw.c.tunnelGsoSegments]! += count;
+  out.clear();
+  return true;
 }
 
 /** The encapsulated datagram as outer IPv4 fragments (offload/ipv4-fragment.ts; DF is clear). */
@@ -364,31 +338,17 @@ function soeOutput(
 
 /**
  * A guest superframe (TSO/GSO) now encapsulated: cut it in software into segments whose outer IP
- * datagram fits the underlay MTU (tunnel GSO, as Linux skb_udp_tunnel_segment), lowering the MSS when
- * the guest's does not leave room for the tunnel overhead:
- *   outer IP length = (outer IP..inner TCP header) + TCP header + MSS ≤ MTU
+ * datagram fits the underlay MTU (tunnel GSO, as Linux skb_udp_tunnel_segment; tunnel-segment.ts).
  */
 function segmentToUnderlay(sw: Switch, underlay: Port, p: Packet, outerL3ToInnerL2: number): void {
-  const b = p.buf;
-  const innerL4 = p.innerL4;
-  if (innerL4 >= 0 && (p.gsoType & ~GSO_ECN) !== GSO_UDP_L4) {
-    const tcpHdr = (b[innerL4 + 12]! >>> 4) << 2;
-    const fixed = innerL4 - p.innerL2 + outerL3ToInnerL2 + tcpHdr;
-    const maxMss = underlay.mtu - fixed;
-    if (p.gsoSize > maxMss || p.gsoSize === 0) p.gsoSize = maxMss;
-  }
-  const out = sw.segOut;
-  out.clear();
-  const n = sw.gso.segment(p, out);
-  if (n === GSO_DROPPED) {
-    sw.drop(p, sw.counters.id('drop-tunnel-gso'));
-    return;
-  }
+  const n = segmentInner(sw, p, p.innerL2, p.innerL4, outerL3ToInnerL2, underlay.mtu);
+  if (n === GSO_DROPPED) return;
   if (n === GSO_PASSED) {
     sw.stage(underlay, p);
     return;
   }
   p.owner?.free(p);
+  const out = sw.segOut;
   for (let i = 0; i < out.count; i++) sw.stage(underlay, out.packets[i]!);
   out.clear();
   sw.counters.v[sw.c.tunnelGsoSegments]! += n;

@@ -31,6 +31,7 @@ import {
   type Packet,
   SUPERFRAME,
 } from '../packet/packet.ts';
+import { decapUdpTunnel4 } from '../tunnel/decap-fast.ts';
 import { decapFrame, newDecap, sttFrame } from '../tunnel/decap-frame.ts';
 import * as R from '../tunnel/decap-reasons.ts';
 import { u16, u32 } from '../wire/bytes.ts';
@@ -52,22 +53,27 @@ export function underlayInput(sw: Switch, port: Port, p: Packet): Packet | null 
   const m = sw.underlayMac;
   const toUs = (b0[o]! & 1) === 1 || (b0[o] === m[0] && b0[o + 1] === m[1] && u32(b0, o + 2) === u32(m, 2));
   if (!toUs) return drop(sw, p, 'drop-underlay-not-our-mac');
-  if (u16(b0, o + 12) === etherType.ARP) {
-    arpInput(sw, port, p);
-    return null;
-  }
-  if (isIcmpv6(b0, o, p.end)) {
-    ndInput(sw, port, p);
-    return null;
-  }
-  if (isIcmp4ToUs(sw, b0, o, p.end)) {
-    echo4(sw, port, p);
-    return null;
-  }
   // A frame from a vnet_hdr port may carry a partial outer checksum (NEEDS_CSUM: the kernel never
   // finished it, veth to veth) or one the kernel already checked (CSUM_VALID): verify only the others.
   opts.verifyChecksums = (p.flags & (NEEDS_CSUM | CSUM_VALID)) === 0;
-  let st = decapFrame(p.buf, p.start, p.end, 1, opts, d);
+  // VXLAN or Geneve over plain IPv4 (decap-fast.ts) gives decapFrame's result without its general
+  // walk; being UDP, such a frame is none of ARP, ND or a ping to us.
+  let st: number = R.OK;
+  if (!decapUdpTunnel4(b0, o, p.end, opts, d)) {
+    if (u16(b0, o + 12) === etherType.ARP) {
+      arpInput(sw, port, p);
+      return null;
+    }
+    if (isIcmpv6(b0, o, p.end)) {
+      ndInput(sw, port, p);
+      return null;
+    }
+    if (isIcmp4ToUs(sw, b0, o, p.end)) {
+      echo4(sw, port, p);
+      return null;
+    }
+    st = decapFrame(p.buf, p.start, p.end, 1, opts, d);
+  }
   if (st === R.OUTER_FRAGMENT) {
     if (!isLocal(sw, p.buf, d.l3 + 16, d.ipVersion)) return drop(sw, p, 'drop-underlay-not-our-ip');
     p.l2 = p.start;

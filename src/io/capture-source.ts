@@ -4,12 +4,15 @@
 // the file: a length above MAX_RECORD is a CaptureError, and unknown pcapng blocks are skipped by
 // moving the file position, not by reading them in.
 import { type FileHandle, open } from 'node:fs/promises';
+import { MAX_PACKET } from '../packet/pool.ts';
 
+// The capture readers and writers take MAX_PACKET from here; it lives in packet/ because the tunnel
+// decapper sizes its scratch frame by it too, and tunnel/ sits below io/.
+export { MAX_PACKET };
 /**
- * Largest record (pcap record or parsed pcapng block) we buffer: 256 KiB of packet data, Wireshark's
- * WTAP_MAX_PACKET_SIZE_STANDARD (262144), plus 64 KiB for the pcapng block framing and options.
+ * Largest record (pcap record or parsed pcapng block) we buffer: MAX_PACKET (256 KiB) of packet data
+ * plus 64 KiB for the pcapng block framing and options.
  */
-export const MAX_PACKET = 262144;
 export const MAX_RECORD = MAX_PACKET + 65536;
 const CHUNK = 65536;
 

@@ -24,8 +24,8 @@
 //
 // Nothing on this path throws for bad packets or full queues: drops are counted by name in
 // `counters` (rx-packets, rx-bytes, tx-packets, tx-bytes, rx-drop-*, tx-drop-*).
-import type { Counters } from '../datapath/counters.ts';
 import type { Batch } from '../packet/batch.ts';
+import type { Counters } from '../packet/counters.ts';
 import type { Pool } from '../packet/pool.ts';
 
 export interface IoCaps {

@@ -6,8 +6,8 @@
 // Rx landing space works like a NIC rx ring: the port keeps up to `burst` packets (at most a quarter
 // of the pool) allocated in `reserve`; a call offers all of them, hands the filled ones to the caller
 // and refills the reserve on the next call. An idle port therefore costs no alloc/free churn.
-import { Counters } from '../datapath/counters.ts';
 import type { Batch } from '../packet/batch.ts';
+import { Counters } from '../packet/counters.ts';
 import {
   CSUM_VALID,
   GSO_NONE,

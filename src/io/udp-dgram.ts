@@ -10,8 +10,8 @@
 // datagram and no header, QEMU's `-netdev dgram` / `-netdev socket,udp=` format. Frames come only from
 // the peer (others: rx-drop-not-peer) and go only to it; no tunnel metadata is read or written.
 import { createSocket, type Socket } from 'node:dgram';
-import { Counters } from '../datapath/counters.ts';
 import type { Batch } from '../packet/batch.ts';
+import { Counters } from '../packet/counters.ts';
 import type { Packet } from '../packet/packet.ts';
 import type { Pool } from '../packet/pool.ts';
 import { formatIpv4, formatIpv6, parseIpv4, parseIpv6 } from '../wire/bytes.ts';

@@ -95,7 +95,7 @@ export class Ipv4Reassembler extends Reassembler {
     this.out = null;
     if (l3 < pkt.start || ipv4.check(b, l3, pkt.end) !== OK) return this.drop(D_MALFORMED);
     if (!ipv4.isFragment(b, l3)) return PASS;
-    const v = this.counters.values;
+    const v = this.counters.v;
     v[IN_FRAG]!++;
     if (!ipv4.verifyChecksum(b, l3)) return this.drop(D_BAD_CHECKSUM);
     const hlen = ipv4.headerLen(b, l3);

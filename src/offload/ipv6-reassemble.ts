@@ -101,7 +101,7 @@ export class Ipv6Reassembler extends Reassembler {
     if (!walkChain(b, l3, end, c)) return this.drop(D_MALFORMED);
     const fh = c[4]!;
     if (fh < 0) return PASS;
-    const v = this.counters.values;
+    const v = this.counters.v;
     // The unfragmentable part is everything before the Fragment header.
     const unfrag = fh - l3;
     const nhAt = this.nhBefore(b, l3, fh);

@@ -19,13 +19,14 @@
 //                Quoted: the guest packet from its IP header, trimmed so the error is ≤ 576 bytes
 //                (548 quoted) / ≤ 1280 bytes (1232 quoted).
 //   rate limit   token bucket (Linux icmp_msgs_per_sec 1000, icmp_msgs_burst 50), time from `now` (ms).
+import { Counters } from '../packet/counters.ts';
 import type { Packet } from '../packet/packet.ts';
 import { SUPERFRAME } from '../packet/packet.ts';
 import type { Pool } from '../packet/pool.ts';
 import { setU16, setU32, u16 } from '../wire/bytes.ts';
 import { checksum, pseudoSum6 } from '../wire/checksum.ts';
 import * as icmpv4 from '../wire/icmpv4.ts';
-import { Counters, copyBytes } from './reassembly-limits.ts';
+import { copyBytes } from './reassembly-limits.ts';
 
 export const FITS = 0;
 export const ICMP_SENT = 1; //     `out` holds the error, addressed to the guest
@@ -77,7 +78,7 @@ export class PmtuResponder {
   }
 
   private silent(id: number): number {
-    this.counters.values[id]!++;
+    this.counters.v[id]!++;
     return TOO_BIG_SILENT;
   }
 
@@ -90,7 +91,7 @@ export class PmtuResponder {
     this.out = null;
     const b = pkt.buf;
     const s = pkt.start;
-    const v = this.counters.values;
+    const v = this.counters.v;
     if (pkt.end - s < 14) return this.silent(C_NOT_IP);
     let l3 = s + 14;
     let type = u16(b, s + 12);

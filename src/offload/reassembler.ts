@@ -1,8 +1,9 @@
 // What the IPv4, IPv6 and STT reassemblers share: a bounded ReassemblyTable, named counters, the
 // result codes, and the drop / kill (RFC 5722 poisoning) / timer / release plumbing. Each subclass
 // adds only its key, its checks and how it builds the output.
+import { Counters } from '../packet/counters.ts';
 import type { Packet } from '../packet/packet.ts';
-import { ACTIVE, Counters, type ReassemblyTable } from './reassembly-limits.ts';
+import { ACTIVE, type ReassemblyTable } from './reassembly-limits.ts';
 
 /** Results of process(). */
 export const PASS = 0; //  not a fragment: go on with the packet
@@ -23,7 +24,7 @@ export abstract class Reassembler {
   }
 
   protected drop(id: number): number {
-    this.counters.values[id]!++;
+    this.counters.v[id]!++;
     this.lastDrop = id;
     return DROP;
   }
@@ -49,6 +50,6 @@ export abstract class Reassembler {
   }
 
   snapshot(): Record<string, number> {
-    return this.table.counters.snapshot(this.counters.snapshot());
+    return this.table.counters.snapshot(false, this.counters.snapshot());
   }
 }

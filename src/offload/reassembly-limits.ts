@@ -16,6 +16,7 @@
 // timeout so the rest of the datagram is dropped too). When the table is full the oldest entry goes.
 // Time is an explicit `now` in milliseconds: expiry happens on lookup and in `tick(now)`.
 
+import { Counters } from '../packet/counters.ts';
 import type { Packet } from '../packet/packet.ts';
 import { Pool, SUPER_SLOT } from '../packet/pool.ts';
 import { RangeSet } from './holes.ts';
@@ -41,25 +42,6 @@ export const DEFAULT_CONFIG: ReassemblyConfig = {
 
 /** Bytes before the data area of a buffer (after the pool headroom): room for copied headers. */
 export const FRONT = 512;
-
-/** Named counters in a Float64Array (exact integers to 2^53; one add per event, no objects). */
-export class Counters {
-  readonly names: readonly string[];
-  readonly values: Float64Array;
-  constructor(names: readonly string[]) {
-    this.names = names;
-    this.values = new Float64Array(names.length);
-  }
-  get(name: string): number {
-    const i = this.names.indexOf(name);
-    return i < 0 ? 0 : this.values[i]!;
-  }
-  /** Non-zero counters by name (control plane). */
-  snapshot(into: Record<string, number> = {}): Record<string, number> {
-    for (let i = 0; i < this.names.length; i++) if (this.values[i]) into[this.names[i]!] = this.values[i]!;
-    return into;
-  }
-}
 
 export class ReassemblyMemory {
   readonly pool: Pool;
@@ -234,12 +216,12 @@ export class ReassemblyTable {
   insert(now: number, poisoned = false): number {
     if (this.freeTop === 0) {
       const old = this.oldest();
-      this.counters.values[C_EVICTED]! += this.state[old] === ACTIVE ? 1 : 0;
+      this.counters.v[C_EVICTED]! += this.state[old] === ACTIVE ? 1 : 0;
       this.remove(old);
     }
     const buf = poisoned ? null : this.memory.acquire();
     if (buf === null && !poisoned) {
-      this.counters.values[C_NO_MEMORY]!++;
+      this.counters.v[C_NO_MEMORY]!++;
       return -1;
     }
     const i = this.freeList[--this.freeTop]!;
@@ -277,12 +259,12 @@ export class ReassemblyTable {
   }
 
   evict(i: number): void {
-    this.counters.values[C_EVICTED]!++;
+    this.counters.v[C_EVICTED]!++;
     this.remove(i);
   }
 
   private expire(i: number): void {
-    if (this.state[i] === ACTIVE) this.counters.values[C_TIMEOUT]!++;
+    if (this.state[i] === ACTIVE) this.counters.v[C_TIMEOUT]!++;
     this.remove(i);
   }
 

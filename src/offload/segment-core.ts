@@ -1,5 +1,7 @@
 // The one loop that cuts a superframe into wire-size packets, shared by TCP segmentation (tso.ts), UDP
-// GSO (udp-gso.ts) and tunnel GSO (tunnel-gso.ts). Behaviour follows Linux (encapsulations.md §7.1, §8):
+// GSO (udp-gso.ts) and tunnel GSO (tunnel-gso.ts); its per-segment header rules (fixSegment) also serve
+// the USO packer (uso-pack.ts), which cuts into one buffer instead. Behaviour follows Linux
+// (encapsulations.md §7.1, §8):
 //
 //   segment k (0 ≤ k < n, n = ⌈P / mss⌉) = copy of the headers [start, payload) + payload bytes
 //   [k·mss, min(P, (k+1)·mss)); per segment:
@@ -15,8 +17,7 @@
 //     else computed from headers only (LCO, csum-complete.ts); GRE checksum likewise.
 //
 // Copying: headers and payload chunk are memmoved (csum-fast.ts copyBytes: copyWithin inside one slab,
-// else one short-lived subarray view — the only allocation besides the pool slots), and the payload
-// sum is the shared wire/checksum.ts `sum`. Each segment's start is nudged by 0–3 bytes so its payload
+// else Node's C++ buffer copy; no view is allocated), and the payload sum is the shared wire/checksum.ts `sum`. Each segment's start is nudged by 0–3 bytes so its payload
 // keeps the source's alignment mod 4, which keeps the word-wise sums on their aligned fast path.
 
 import type { Batch } from '../packet/batch.ts';
@@ -57,6 +58,101 @@ export function newOuter(): Outer {
   };
 }
 
+/** What every segment of one superframe shares, read once from its headers (readFields). */
+export interface SegmentFields {
+  isTcp: boolean;
+  l4Proto: number;
+  ipVersion: number;
+  ipHdrLen: number;
+  /** L4 checksum field: 16 (TCP) or 6 (UDP). */
+  csumOffset: number;
+  mss: number;
+  seq0: number;
+  flags0: number;
+  id0: number;
+  /** IPv4 ID step per segment: 1, or 0 for FIXED_ID on a DF datagram. */
+  idStep: number;
+}
+
+export function newFields(): SegmentFields {
+  return {
+    isTcp: false,
+    l4Proto: 0,
+    ipVersion: 0,
+    ipHdrLen: 0,
+    csumOffset: 0,
+    mss: 0,
+    seq0: 0,
+    flags0: 0,
+    id0: 0,
+    idStep: 1,
+  };
+}
+
+const fields = newFields();
+
+/** Fills f from src's headers at `inner` (the walked layer to cut), cut at `mss`; returns f. */
+export function readFields(src: Packet, inner: Layout, mss: number, f: SegmentFields): SegmentFields {
+  const b = src.buf;
+  f.isTcp = inner.l4Proto === ipp.TCP;
+  f.l4Proto = inner.l4Proto;
+  f.ipVersion = inner.ipVersion;
+  f.ipHdrLen = inner.ipHdrLen;
+  f.csumOffset = f.isTcp ? 16 : 6;
+  f.mss = mss;
+  f.seq0 = f.isTcp ? u32(b, inner.l4 + 4) : 0;
+  f.flags0 = f.isTcp ? b[inner.l4 + 13]! : 0;
+  f.id0 = inner.ipVersion === 4 ? u16(b, inner.l3 + 4) : 0;
+  // FIXED_ID only for DF datagrams (RFC 6864 §4.1: only atomic datagrams may repeat an ID).
+  f.idStep = (src.flags & FIXED_ID) !== 0 && inner.ipVersion === 4 && (b[inner.l3 + 6]! & 0x40) !== 0 ? 0 : 1;
+  return f;
+}
+
+/**
+ * The per-segment header fields of segment k of n, whose headers (a copy of the superframe's) are at
+ * l3 / l4 in db and whose payload [pay, end) sums to payloadSum (unused when partial): IP length and
+ * ID + header checksum, TCP seq and flags or UDP length, and the L4 checksum (or its pseudo-header seed).
+ */
+export function fixSegment(
+  db: Uint8Array,
+  l3: number,
+  l4: number,
+  pay: number,
+  end: number,
+  k: number,
+  n: number,
+  f: SegmentFields,
+  payloadSum: number,
+  partial: boolean,
+): void {
+  const l4len = end - l4;
+  if (f.ipVersion === 4) {
+    setU16(db, l3 + 2, end - l3);
+    setU16(db, l3 + 4, (f.id0 + k * f.idStep) & 0xffff);
+    setIpv4Checksum(db, l3, f.ipHdrLen);
+  } else {
+    setU16(db, l3 + 4, end - l3 - 40);
+  }
+  if (f.isTcp) {
+    setU32(db, l4 + 4, (f.seq0 + k * f.mss) >>> 0);
+    let fl = f.flags0;
+    if (k < n - 1) fl &= ~(TCP_FIN | TCP_PSH);
+    if (k > 0) fl &= ~TCP_CWR;
+    db[l4 + 13] = fl;
+  } else {
+    setU16(db, l4 + 4, l4len);
+  }
+  const pseudo = pseudoFor(db, l3, f.l4Proto, l4len);
+  const at = l4 + f.csumOffset;
+  if (partial) {
+    setU16(db, at, fold(pseudo));
+  } else {
+    setU16(db, at, 0);
+    const c = ~fold(sum(db, l4, pay, pseudo) + payloadSum) & 0xffff;
+    setU16(db, at, c === 0 && !f.isTcp ? 0xffff : c);
+  }
+}
+
 export const CUT_OK = 0;
 export const CUT_NO_BUFFERS = 1;
 export const CUT_TOO_BIG = 2;
@@ -86,14 +182,7 @@ export function cut(
     pool.allocFailures++;
     return CUT_NO_BUFFERS;
   }
-  const isTcp = inner.l4Proto === ipp.TCP;
-  const csumOff = isTcp ? 16 : 6;
-  const seq0 = isTcp ? u32(b, inner.l4 + 4) : 0;
-  const flags0 = isTcp ? b[inner.l4 + 13]! : 0;
-  const id0 = inner.ipVersion === 4 ? u16(b, inner.l3 + 4) : 0;
-  // FIXED_ID only for DF datagrams (RFC 6864 §4.1: only atomic datagrams may repeat an ID).
-  const idStep =
-    (src.flags & FIXED_ID) !== 0 && inner.ipVersion === 4 && (b[inner.l3 + 6]! & 0x40) !== 0 ? 0 : 1;
+  const f = readFields(src, inner, mss, fields);
   const outerId0 = outer.present && outer.ipVersion === 4 ? u16(b, outer.l3 + 4) : 0;
   for (let k = 0; k < n; k++) {
     const d = pool.alloc()!;
@@ -110,36 +199,15 @@ export function cut(
     const l4 = inner.l4 + delta;
     const pay = inner.payload + delta;
     const payloadSum = copySum(b, chunkStart, db, pay, chunk, !partial);
-    const l4len = d.end - l4;
-    if (inner.ipVersion === 4) {
-      setU16(db, l3 + 2, d.end - l3);
-      setU16(db, l3 + 4, (id0 + k * idStep) & 0xffff);
-      setIpv4Checksum(db, l3, inner.ipHdrLen);
-    } else {
-      setU16(db, l3 + 4, d.end - l3 - 40);
-    }
-    if (isTcp) {
-      setU32(db, l4 + 4, (seq0 + k * mss) >>> 0);
-      let f = flags0;
-      if (k < n - 1) f &= ~(TCP_FIN | TCP_PSH);
-      if (k > 0) f &= ~TCP_CWR;
-      db[l4 + 13] = f;
-    } else {
-      setU16(db, l4 + 4, l4len);
-    }
-    const pseudo = pseudoFor(db, l3, inner.l4Proto, l4len);
+    fixSegment(db, l3, l4, pay, d.end, k, n, f, payloadSum, partial);
     if (partial) {
-      setU16(db, l4 + csumOff, fold(pseudo));
       d.flags = NEEDS_CSUM;
       d.csumStart = l4;
-      d.csumOffset = csumOff;
+      d.csumOffset = f.csumOffset;
     } else {
-      setU16(db, l4 + csumOff, 0);
-      const c = ~fold(sum(db, l4, pay, pseudo) + payloadSum) & 0xffff;
-      setU16(db, l4 + csumOff, c === 0 && !isTcp ? 0xffff : c);
       d.flags = CSUM_VALID;
     }
-    if (outer.present) fixOuter(db, d, outer, delta, k, outerId0, l3, l4, inner.l4Proto);
+    if (outer.present) fixOuter(db, d, outer, delta, k, outerId0, l3, l4, f.l4Proto);
     d.l2 = d.start; // the walk always starts with Ethernet at src.start
     d.l3 = outer.present ? outer.l3 + delta : l3;
     d.l4 = outer.present ? outer.l4 + delta : l4;

@@ -18,6 +18,7 @@
 // Tunnel metadata: tunEncap VXLAN_SOE, tunIdLo = VNI, outer addresses, ports, TOS, TTL.
 // Output: `out` is the inner frame ([start, end), l2/l3/l4 of the inner headers). It is the caller's
 // own packet (result FRAME) or a reassembly buffer (result DONE, give it back with release()).
+import { Counters } from '../packet/counters.ts';
 import {
   CSUM_VALID,
   ENCAP_VXLAN_SOE,
@@ -38,7 +39,6 @@ import * as soe from '../wire/vxlan-soe.ts';
 import { l4ChecksumOk, pseudoFor } from './csum-complete.ts';
 import { newLayout, parseFrame } from './frame-layout.ts';
 import { DONE, DROP, HELD, Ipv4Reassembler } from './ipv4-reassemble.ts';
-import { Counters } from './reassembly-limits.ts';
 
 export { DONE, DROP, HELD };
 export const FRAME = 4;
@@ -77,7 +77,7 @@ export class SoeReceiver {
   }
 
   private drop(id: number): number {
-    this.counters.values[id]!++;
+    this.counters.v[id]!++;
     this.lastDrop = id;
     return DROP;
   }
@@ -106,7 +106,7 @@ export class SoeReceiver {
 
   /** Returns OK or a counter id. */
   private decap(p: Packet): number {
-    const v = this.counters.values;
+    const v = this.counters.v;
     v[IN]!++;
     const b = p.buf;
     const l3 = p.l3;

@@ -21,6 +21,7 @@
 // are new packets. Results: IN_PLACE (the guest packet itself went to `out`), FRAGMENTED or
 // FALLBACK (new packets in `out`; the caller frees the guest packet), or a failure status.
 import type { Batch } from '../packet/batch.ts';
+import { Counters } from '../packet/counters.ts';
 import { NEEDS_CSUM, type Packet, SUPERFRAME } from '../packet/packet.ts';
 import type { Pool } from '../packet/pool.ts';
 import { setU16 } from '../wire/bytes.ts';
@@ -31,7 +32,6 @@ import * as soe from '../wire/vxlan-soe.ts';
 import { completeCsum } from './csum-complete.ts';
 import { GSO_DROPPED, GSO_PASSED, type Segmenter } from './gso.ts';
 import { FRAGMENTED as FRAG_OK, fragment4 } from './ipv4-fragment.ts';
-import { Counters } from './reassembly-limits.ts';
 import { flowSrcPort, macHash } from './stt-segment.ts';
 
 export const IN_PLACE = 0;
@@ -113,7 +113,7 @@ export class SoeTransmitter {
   }
 
   private fail(st: number): number {
-    this.counters.values[st + 1]!++; // NAMES[4..8] follow TOO_BIG..FALLBACK_FAILED
+    this.counters.v[st + 1]!++; // NAMES[4..8] follow TOO_BIG..FALLBACK_FAILED
     return st;
   }
 
@@ -163,7 +163,7 @@ export class SoeTransmitter {
     p.l4 = l4;
     p.innerL2 = inner;
     p.flags &= ~(SUPERFRAME | NEEDS_CSUM);
-    const v = this.counters.values;
+    const v = this.counters.v;
     v[C_OUT]!++;
     if (isSoe) v[C_SOE]!++;
     if (OVERHEAD + innerLen <= mtu) {
@@ -198,7 +198,7 @@ export class SoeTransmitter {
       if (r !== FRAGMENTED) st = FALLBACK_FAILED;
     }
     pieces.clear();
-    this.counters.values[C_FALLBACK]!++;
+    this.counters.v[C_FALLBACK]!++;
     return st;
   }
 }

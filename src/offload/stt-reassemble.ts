@@ -111,7 +111,7 @@ export class SttReassembler extends Reassembler {
     const b = pkt.buf;
     const l3 = pkt.l3;
     this.out = null;
-    const v = this.counters.values;
+    const v = this.counters.v;
     v[IN_SEG]!++;
     if (l3 < pkt.start || pkt.end - l3 < 20) return this.drop(D_MALFORMED);
     const ver = b[l3]! >>> 4;

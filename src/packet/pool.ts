@@ -8,6 +8,12 @@ export const DEFAULT_HEADROOM = 256;
 export const SMALL_SLOT = 2048;
 /** 65,535 B IP datagram + 14 B Ethernet + 4 B VLAN + headroom for outer headers, rounded up. */
 export const SUPER_SLOT = 66 * 1024 + 512;
+/**
+ * Largest frame nvo buffers whole (a capture record, a frame handed to the decapper): 256 KiB, Wireshark's
+ * WTAP_MAX_PACKET_SIZE_STANDARD (262144), so any frame tcpdump or Wireshark writes fits. Bigger than a
+ * SUPER_SLOT because a capture may hold a GRO'd or jumbo frame beyond one 64 KiB IP datagram.
+ */
+export const MAX_PACKET = 262144;
 
 export class PoolEmptyError extends Error {}
 

@@ -11,12 +11,12 @@
 // R.HELD when the frame was taken into a reassembly in progress, or a drop reason; for a reassembler's
 // own drop (overlap, duplicate, bad tail…) R.REASSEMBLY_DROP with its counter name in `dropName`.
 // Memory is bounded by the reassemblers' shared cap (default 4 MiB) and one scratch frame.
-import { MAX_PACKET } from '../io/capture-source.ts';
 import * as v4 from '../offload/ipv4-reassemble.ts';
 import * as v6 from '../offload/ipv6-reassemble.ts';
 import { ReassemblyMemory } from '../offload/reassembly-limits.ts';
 import * as stt from '../offload/stt-reassemble.ts';
 import { CSUM_VALID, Packet } from '../packet/packet.ts';
+import { MAX_PACKET } from '../packet/pool.ts';
 import { BAD_LENGTH } from '../wire/status.ts';
 import { type Decap, decapFrame, sttFrame } from './decap-frame.ts';
 import * as R from './decap-reasons.ts';

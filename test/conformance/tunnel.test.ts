@@ -7,7 +7,7 @@
 //   - a wrong VNI and bad tunnel flags are dropped, with named counters
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { type Host, memoryPair, runUntilIdle } from '../../src/datapath/memory-hosts.ts';
+import { type Host, memoryPair, runUntilIdle } from '../../src/io/memory-hosts.ts';
 import { Batch } from '../../src/packet/batch.ts';
 import { fromHex, hex } from '../../src/wire/bytes.ts';
 import { fields, haveScapy, haveTshark, scapy, tshark, tsharkMalformed } from '../harness/tools.ts';

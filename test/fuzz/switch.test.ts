@@ -5,7 +5,7 @@
 // timeout); every packet that went nowhere is counted under a drop reason.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { memoryPair, runUntilIdle } from '../../src/datapath/memory-hosts.ts';
+import { memoryPair, runUntilIdle } from '../../src/io/memory-hosts.ts';
 import { Batch } from '../../src/packet/batch.ts';
 import { mutate, rng } from './mutate.ts';
 

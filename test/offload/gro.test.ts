@@ -29,6 +29,7 @@ import {
   payloadOf,
   type TcpOpts,
   tcpFrame,
+  udpFrame,
 } from './frames.ts';
 
 const superPool = new Pool(40, 66 * 1024 + 512);
@@ -183,6 +184,10 @@ function tun(k: number, outer: Partial<OuterOpts> = {}, o: TcpOpts = {}): Uint8A
   return encapFrame({ kind: 'vxlan', udpCsum: true, df: false, id: 500 + k, ...outer }, seg(k, o));
 }
 
+function udpInner(): Uint8Array {
+  return udpFrame({ sport: 7, dport: 9 }, payloadOf(100));
+}
+
 /** Feeds frames; returns the number of packets out and the counters. */
 function feed(frames: Uint8Array[], maxFlows = 8, valid = false) {
   const gro = coalescer(maxFlows);
@@ -330,6 +335,19 @@ describe('GRO refuses to merge across every Linux flush condition', () => {
       'UDP (not a tunnel)',
       encapFrame({ kind: 'vxlan', sport: 1 }, seg(0)).map((x, i) => (i === 37 ? 0x99 : x)),
       'gro-pass-not-tcp',
+    ],
+    // Refused on structure before any checksum is summed (tcp-gro.ts quickNotTcp / classify order).
+    ['UDP inside VXLAN', encapFrame({ kind: 'vxlan', udpCsum: true }, udpInner()), 'gro-pass-not-tcp'],
+    ['UDP inside Geneve', encapFrame({ kind: 'geneve', udpCsum: true }, udpInner()), 'gro-pass-not-tcp'],
+    [
+      'UDP inside VXLAN, outer UDP checksum wrong',
+      encapFrame({ kind: 'vxlan', udpCsum: true }, udpInner()).map((x, i) => (i === 40 ? x ^ 1 : x)),
+      'gro-pass-not-tcp',
+    ],
+    [
+      'TCP inside VXLAN, outer UDP checksum wrong',
+      tun(0).map((x, i) => (i === 40 ? x ^ 1 : x)),
+      'gro-pass-bad-checksum',
     ],
   ];
   for (const [name, frame, counter] of passCases) {

@@ -1,4 +1,5 @@
-// The Linux kernel as a differential oracle for GSO and GRO, in throw-away network namespaces:
+// The Linux kernel as a differential oracle for GSO and GRO, in throw-away network namespaces
+// (kernel-bed.ts):
 //
 //   ns A: TAP (nvo writes, IFF_VNET_HDR) 10.77.0.1 ── ip_forward ── a0 ══ veth ══ b0 :ns B, AF_PACKET
 //
@@ -11,56 +12,33 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { AfPacketPort } from '../../src/io/af-packet.ts';
-import { TapPort } from '../../src/io/tap.ts';
+import type { TapPort } from '../../src/io/tap.ts';
 import { Segmenter } from '../../src/offload/gso.ts';
 import { Coalescer } from '../../src/offload/tcp-gro.ts';
 import { Batch } from '../../src/packet/batch.ts';
 import { GSO_ECN, GSO_TCPV4, NEEDS_CSUM, type Packet, SUPERFRAME } from '../../src/packet/packet.ts';
 import { Pool, SUPER_SLOT } from '../../src/packet/pool.ts';
-import { ip, netnsAdd, netnsDel, netnsPath, setOffloads, uniqueName, vethPair } from '../../testbed/netns.ts';
-import { receive, skipReason, sysctl } from '../io/helpers.ts';
+import { netnsPath, setOffloads } from '../../testbed/netns.ts';
+import { receive, skipReason } from '../io/helpers.ts';
 import { drain, load, naiveChecksum, payloadOf, pseudo, type TcpOpts, tcpFrame } from './frames.ts';
+import { asForwarded, GUEST_MAC, type KernelBed, kernelBed } from './kernel-bed.ts';
 
 const skip = skipReason() || false;
-const PEER_MAC = '02:00:00:77:00:02';
 const DPORT = 7999;
 
 describe('Linux kernel as oracle for nvo GSO and GRO', { skip }, () => {
-  const tag = uniqueName('nvod');
-  const A = `${tag}a`;
-  const B = `${tag}b`;
-  const pool = new Pool(16, SUPER_SLOT);
+  let bed: KernelBed;
+  let pool: Pool;
   let tap: TapPort;
   let tapMac: number[] = [];
+  let B = '';
 
   before(() => {
-    netnsAdd(A);
-    netnsAdd(B);
-    tap = new TapPort({ name: 'nvgso0', pool, netns: netnsPath(A) });
-    for (const ns of [A, B]) {
-      sysctl(ns, 'net.ipv6.conf.all.disable_ipv6=1');
-      sysctl(ns, 'net.ipv6.conf.default.disable_ipv6=1');
-    }
-    sysctl(A, 'net.ipv4.ip_forward=1');
-    ip(A, 'addr', 'add', '10.77.0.1/24', 'dev', tap.name);
-    ip(A, 'link', 'set', tap.name, 'up');
-    ip(A, 'neigh', 'add', '10.77.0.2', 'lladdr', PEER_MAC, 'dev', tap.name);
-    vethPair(A, 'a0', B, 'b0');
-    ip(A, 'addr', 'add', '10.78.0.1/24', 'dev', 'a0');
-    ip(B, 'addr', 'add', '10.78.0.2/24', 'dev', 'b0');
-    ip(A, 'link', 'set', 'a0', 'up');
-    ip(B, 'link', 'set', 'b0', 'up');
-    setOffloads(A, 'a0', { tx: 'off', tso: 'off', gso: 'off' });
-    setOffloads(B, 'b0', { rx: 'off', gro: 'off' });
-    const mac = (JSON.parse(ip(A, '-j', 'link', 'show', tap.name)) as { address: string }[])[0]!.address;
-    tapMac = mac.split(':').map((x) => Number.parseInt(x, 16));
+    bed = kernelBed('nvod', 'nvgso0');
+    ({ pool, tap, tapMac, B } = bed);
   });
 
-  after(() => {
-    tap?.close();
-    netnsDel(A);
-    netnsDel(B);
-  });
+  after(() => bed?.close());
 
   /** A superframe from the guest behind the TAP, TCP checksum seeded with the pseudo-header (virtio TSO). */
   function guestFrame(o: TcpOpts, len: number): Uint8Array {
@@ -69,7 +47,7 @@ describe('Linux kernel as oracle for nvo GSO and GRO', { skip }, () => {
       payloadOf(len, len),
     );
     f.set(tapMac, 0);
-    f.set([2, 0, 0, 0x77, 0, 2], 6);
+    f.set(GUEST_MAC, 6);
     const ps = pseudo(f.subarray(14, 34), 6, f.length - 34);
     const seed = ~naiveChecksum([ps]) & 0xffff;
     f[50] = seed >> 8;
@@ -92,19 +70,6 @@ describe('Linux kernel as oracle for nvo GSO and GRO', { skip }, () => {
 
   const ours = <T extends { bytes: Uint8Array }>(g: T[]): T[] =>
     g.filter((x) => x.bytes[23] === 6 && ((x.bytes[36]! << 8) | x.bytes[37]!) === DPORT);
-
-  /** What the kernel made of the superframe before cutting it: TTL − 1, a0 → b0 MACs, IP checksum. */
-  function asForwarded(f: Uint8Array, wire: Uint8Array): Uint8Array {
-    const g = f.slice();
-    g.set(wire.subarray(0, 12), 0);
-    g[22] = g[22]! - 1;
-    g[24] = 0;
-    g[25] = 0;
-    const c = naiveChecksum([g.subarray(14, 34)]);
-    g[24] = c >> 8;
-    g[25] = c & 0xff;
-    return g;
-  }
 
   const cases: [string, TcpOpts, number, number, number][] = [
     [

@@ -4,13 +4,15 @@
 //   guest A ── g1 [switch A: 10.0.0.1] ══ underlay (memory) ══ [switch B: 10.0.0.2] g1 ── guest B
 //
 // Flows: table 0 "actions=NORMAL"; guests sit in VNI `vni`; each side floods to the other VTEP.
+// It lives in io/, not datapath/, because it joins datapath Switches with an io back end (memory-link.ts)
+// and layers import downward only (test/layers.test.ts).
+import { KIND_GUEST, KIND_UNDERLAY } from '../datapath/port.ts';
+import { Switch } from '../datapath/switch.ts';
 import { parseFlow } from '../flow/ofctl-parse.ts';
-import { type MemoryEnd, memoryLink } from '../io/memory-link.ts';
 import { Batch } from '../packet/batch.ts';
 import type { TunnelConfig } from '../tunnel/tunnel-port.ts';
 import { parseIpv4 } from '../wire/bytes.ts';
-import { KIND_GUEST, KIND_UNDERLAY } from './port.ts';
-import { Switch } from './switch.ts';
+import { type MemoryEnd, memoryLink } from './memory-link.ts';
 
 export interface Host {
   sw: Switch;
