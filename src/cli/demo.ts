@@ -38,6 +38,8 @@ interface Row {
   retransmits: number | string;
   drops: number | string;
   note: string;
+  /** Nonzero drop counters by name, summed over both hosts. */
+  reasons?: Record<string, number>;
 }
 
 const say = (s: string) => process.stderr.write(`${s}\n`);
@@ -102,12 +104,16 @@ async function rootDemo(seconds: number): Promise<void> {
       const [h1, h2] = t.hosts as [tb.HostInfo, tb.HostInfo];
       const r = await iperf(h1.guestNs!, h2.guestNs!, h2.guestAddr, { seconds });
       let drops = 0;
+      const reasons: Record<string, number> = {};
       for (const s of hosts.sockets) {
         const st = (await request(s, { cmd: 'stats' })) as { counters: Record<string, number> };
         // Packets wait while a next hop resolves (no drop); those that waited for the other host's nvo
         // while it was still starting time out (drop-neighbour-timeout): not the path's drops.
         for (const [k, v] of Object.entries(st.counters))
-          if (k.startsWith('drop-') && k !== 'drop-neighbour-timeout') drops += v;
+          if (k.startsWith('drop-') && k !== 'drop-neighbour-timeout' && v > 0) {
+            drops += v;
+            reasons[k] = (reasons[k] ?? 0) + v;
+          }
       }
       rows.push({
         path: `nvo ${encap}`,
@@ -115,6 +121,7 @@ async function rootDemo(seconds: number): Promise<void> {
         retransmits: r.retransmits,
         drops,
         note: NOTES[encap],
+        reasons,
       });
     } catch (e) {
       rows.push({
@@ -131,6 +138,16 @@ async function rootDemo(seconds: number): Promise<void> {
   }
   const baseline = rows[0]!.gbps;
   process.stdout.write(`${table(rows, baseline)}\n`);
+  const why = rows.filter((r) => r.reasons && Object.keys(r.reasons).length > 0);
+  if (why.length > 0) {
+    process.stdout.write('\nnvo drops by reason (both hosts):\n');
+    for (const r of why)
+      process.stdout.write(
+        `  ${r.path}: ${Object.entries(r.reasons!)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(', ')}\n`,
+      );
+  }
   process.stdout.write(
     `\nOne TCP flow (iperf3, ${seconds} s) guest 1 → guest 2 across a veth underlay, MTU 1500.\n`,
   );

@@ -7,14 +7,12 @@
 // unicast NS and a DAD NS (the kernel's reply captured on a veth in a namespace).
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { buildSwitch } from '../../src/control/build-switch.ts';
 import { validateConfig } from '../../src/control/config.ts';
 import { request } from '../../src/control/control-client.ts';
 import { startDaemon } from '../../src/control/daemon.ts';
-import { loadNative } from '../../src/io/native.ts';
 import { Batch } from '../../src/packet/batch.ts';
 import { Pool } from '../../src/packet/pool.ts';
 import { fromHex, hex } from '../../src/wire/bytes.ts';
@@ -23,15 +21,10 @@ import { ip, isRoot, nsRun, uniqueName } from '../../testbed/netns.ts';
 import { startNvoHosts } from '../../testbed/nvo-hosts.ts';
 import * as tb from '../../testbed/testbed.ts';
 import { needScapy, PYTHON } from '../harness/tools.ts';
+import { interopSkip } from './skip.ts';
 
 const run = promisify(execFile);
-const skip = !isRoot()
-  ? 'needs root (network namespaces)'
-  : !loadNative()
-    ? 'the native I/O addon did not build'
-    : !existsSync('/usr/bin/iperf3') || !existsSync('/usr/bin/ping')
-      ? 'iperf3 / ping (iputils-ping) not installed'
-      : false;
+const skip = interopSkip('iperf3', 'ping');
 
 /** Host i's IPv6 underlay address (a ULA, RFC 4193). */
 const v6 = (h: tb.HostInfo) => `fd00:99::${h.index}`;

@@ -6,24 +6,17 @@
 // send what nvo accepts. Ports 4789 and 8472, outer UDP checksum on and off.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { validateConfig } from '../../src/control/config.ts';
 import { startDaemon } from '../../src/control/daemon.ts';
-import { loadNative } from '../../src/io/native.ts';
 import { iperf } from '../../testbed/iperf.ts';
-import { ip, isRoot, uniqueName } from '../../testbed/netns.ts';
+import { ip, uniqueName } from '../../testbed/netns.ts';
 import * as tb from '../../testbed/testbed.ts';
+import { interopSkip } from './skip.ts';
 
 const run = promisify(execFile);
-const skip = !isRoot()
-  ? 'needs root (network namespaces)'
-  : !loadNative()
-    ? 'the native I/O addon did not build'
-    : !existsSync('/usr/bin/iperf3') || !existsSync('/usr/bin/ping')
-      ? 'iperf3 / ping (iputils-ping) not installed'
-      : false;
+const skip = interopSkip('iperf3', 'ping');
 
 async function ping(ns: string, addr: string): Promise<string> {
   const r = await run('ip', ['netns', 'exec', ns, 'ping', '-c', '3', '-i', '0.2', '-W', '3', addr]);

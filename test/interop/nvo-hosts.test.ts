@@ -6,30 +6,21 @@
 // it again → traffic resumes with no manual step.
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { promisify } from 'node:util';
-import { loadNative } from '../../src/io/native.ts';
 import { iperf } from '../../testbed/iperf.ts';
-import { isRoot, uniqueName } from '../../testbed/netns.ts';
+import { uniqueName } from '../../testbed/netns.ts';
 import { startNvoHosts } from '../../testbed/nvo-hosts.ts';
 import * as tb from '../../testbed/testbed.ts';
-import { fields, haveTshark, TSHARK, tsharkMalformed } from '../harness/tools.ts';
+import { fields, TSHARK, tsharkMalformed } from '../harness/tools.ts';
 import { ping } from './guest-traffic.ts';
+import { interopSkip } from './skip.ts';
 
 const run = promisify(execFile);
-const skip = !isRoot()
-  ? 'needs root (network namespaces)'
-  : !loadNative()
-    ? 'the native I/O addon did not build'
-    : !existsSync('/usr/bin/iperf3') ||
-        !existsSync('/usr/bin/ping') ||
-        !existsSync('/usr/bin/tcpdump') ||
-        !haveTshark()
-      ? 'iperf3, ping, tcpdump or tshark not installed'
-      : false;
+const skip = interopSkip('iperf3', 'ping', 'tcpdump', 'tshark');
 
 /** What tshark calls the tunnel header, and the field holding the VNI / key / context. */
 const DISSECTION: Record<string, { proto: string; id: string; prefs?: string[] }> = {

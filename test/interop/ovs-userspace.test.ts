@@ -13,12 +13,10 @@
 // offloads, so nvo receives TSO superframes and must cut them (software tunnel GSO).
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { validateConfig } from '../../src/control/config.ts';
 import { startDaemon } from '../../src/control/daemon.ts';
-import { loadNative } from '../../src/io/native.ts';
 import { iperf } from '../../testbed/iperf.ts';
 import { ip, isRoot, setOffloads, uniqueName } from '../../testbed/netns.ts';
 import {
@@ -29,17 +27,10 @@ import {
   startOvsPeer,
 } from '../../testbed/ovs-peer.ts';
 import * as tb from '../../testbed/testbed.ts';
+import { interopSkip } from './skip.ts';
 
 const run = promisify(execFile);
-const skip = !isRoot()
-  ? 'needs root (network namespaces)'
-  : ovsUnavailable()
-    ? ovsUnavailable()
-    : !loadNative()
-      ? 'the native I/O addon did not build'
-      : !existsSync('/usr/bin/iperf3') || !existsSync('/usr/bin/ping')
-        ? 'iperf3 / ping (iputils-ping) not installed'
-        : false;
+const skip = (isRoot() && ovsUnavailable()) || interopSkip('iperf3', 'ping');
 
 const VNI = 42;
 // Inner MTU: 1500 - 50 (VXLAN/Geneve without options over IPv4); GRE with key needs 42 (14+20+8).

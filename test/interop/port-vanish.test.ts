@@ -7,17 +7,13 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { loadNative } from '../../src/io/native.ts';
-import { ip, isRoot, uniqueName, vethPair } from '../../testbed/netns.ts';
+import { ip, uniqueName, vethPair } from '../../testbed/netns.ts';
 import { startNvoHosts } from '../../testbed/nvo-hosts.ts';
 import * as tb from '../../testbed/testbed.ts';
 import { ioPort, type NvoStats, nvoStats, ping, pingEventually } from './guest-traffic.ts';
+import { interopSkip } from './skip.ts';
 
-const skip = !isRoot()
-  ? 'needs root (network namespaces)'
-  : !loadNative()
-    ? 'the native I/O addon did not build'
-    : false;
+const skip = interopSkip();
 
 /** Polls `nvo stats` until `ok` holds (the watchdog runs once a second). */
 async function statsUntil(socket: string, ok: (s: NvoStats) => boolean, ms = 15_000): Promise<NvoStats> {

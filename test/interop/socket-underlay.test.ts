@@ -12,28 +12,22 @@
 //   - the addon off (NVO_NATIVE=off) with TAP guests: a clear error, exit status 1.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { promisify } from 'node:util';
-import { loadNative } from '../../src/io/native.ts';
 import { iperf } from '../../testbed/iperf.ts';
-import { ip, isRoot, setOffloads, uniqueName } from '../../testbed/netns.ts';
+import { ip, setOffloads, uniqueName } from '../../testbed/netns.ts';
 import { startNvoHosts } from '../../testbed/nvo-hosts.ts';
 import * as tb from '../../testbed/testbed.ts';
-import { fields, haveTshark, tsharkMalformed } from '../harness/tools.ts';
+import { fields, tsharkMalformed } from '../harness/tools.ts';
 import { capture, ioPort, nvoStats, ping, pingEventually, tsharkLayers } from './guest-traffic.ts';
+import { interopSkip } from './skip.ts';
 
 const run = promisify(execFile);
 const NVO = new URL('../../bin/nvo', import.meta.url).pathname;
-const skip = !isRoot()
-  ? 'needs root (network namespaces)'
-  : !loadNative()
-    ? 'the native I/O addon did not build'
-    : !existsSync('/usr/bin/iperf3') || !existsSync('/usr/bin/tcpdump') || !haveTshark()
-      ? 'iperf3, tcpdump or tshark not installed'
-      : false;
+const skip = interopSkip('iperf3', 'tcpdump', 'tshark');
 
 const TSHARK_PROTO: Record<string, string> = { vxlan: 'vxlan', 'vxlan-soe': 'vxlan', geneve: 'geneve' };
 

@@ -3,22 +3,15 @@
 // underlay: ping both ways, iperf3 TCP both ways, and the guests' TSO superframes crossing whole — the
 // TAP back ends count superframes read from the guest (the guest kernel's TSO) and written to it.
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { describe, test } from 'node:test';
-import { loadNative } from '../../src/io/native.ts';
 import { iperf } from '../../testbed/iperf.ts';
-import { isRoot, uniqueName } from '../../testbed/netns.ts';
+import { uniqueName } from '../../testbed/netns.ts';
 import { startNvoHosts } from '../../testbed/nvo-hosts.ts';
 import * as tb from '../../testbed/testbed.ts';
 import { ioPort, nvoStats, ping, pingEventually } from './guest-traffic.ts';
+import { interopSkip } from './skip.ts';
 
-const skip = !isRoot()
-  ? 'needs root (network namespaces, TAP)'
-  : !loadNative()
-    ? 'the native I/O addon did not build'
-    : !existsSync('/usr/bin/iperf3')
-      ? 'iperf3 not installed'
-      : false;
+const skip = interopSkip('iperf3');
 
 for (const underlay of ['raw', 'socket'] as const) {
   describe(`TAP guests, nvo VXLAN ↔ nvo, ${underlay} underlay`, { skip }, () => {

@@ -11,30 +11,20 @@
 // it rewrote superframes into one tunnel packet each (rx-uso-coalesced) instead of splitting them.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { promisify } from 'node:util';
-import { loadNative } from '../../src/io/native.ts';
 import { iperf } from '../../testbed/iperf.ts';
-import { isRoot, uniqueName } from '../../testbed/netns.ts';
+import { uniqueName } from '../../testbed/netns.ts';
 import { startNvoHosts } from '../../testbed/nvo-hosts.ts';
 import * as tb from '../../testbed/testbed.ts';
-import { fields, haveTshark, PYTHON, tsharkMalformed } from '../harness/tools.ts';
+import { fields, PYTHON, tsharkMalformed } from '../harness/tools.ts';
 import { capture, nvoStats, pingEventually, tsharkLayers } from './guest-traffic.ts';
 
 const run = promisify(execFile);
-const skip = !isRoot()
-  ? 'needs root (network namespaces)'
-  : !loadNative()
-    ? 'the native I/O addon did not build'
-    : !existsSync('/usr/bin/iperf3') ||
-        !existsSync('/usr/bin/tcpdump') ||
-        !haveTshark() ||
-        !existsSync(PYTHON)
-      ? 'iperf3, tcpdump, tshark or python3 not installed'
-      : false;
+const skip = interopSkip('iperf3', 'tcpdump', 'tshark', 'python3');
 
 const BYTES = 8 << 20;
 const SERVER = `
@@ -54,6 +44,8 @@ data = random.Random(6).randbytes(${BYTES})
 c = socket.create_connection((sys.argv[1], 5501), timeout=30); c.sendall(data); c.close()
 print(len(data), hashlib.sha256(data).hexdigest())
 `;
+
+import { interopSkip } from './skip.ts';
 
 /** Sends BYTES from guest `a` to guest `b` over TCP; returns [sent, received] as "length sha256". */
 async function transfer(a: tb.HostInfo, b: tb.HostInfo): Promise<[string, string]> {
