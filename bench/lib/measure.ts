@@ -13,6 +13,8 @@ export interface Bench {
   run(n: number): number;
   /** Bytes processed per op: adds a GB/s column. */
   bytes?: number;
+  /** Builds the case's state; called once before warm-up, so it is never timed (nor calibrated on). */
+  setup?(): void;
 }
 
 export interface Options {
@@ -65,6 +67,7 @@ function timeRun(b: Bench, n: number): number {
 export async function measure(b: Bench, opt: Options = DEFAULTS): Promise<Result> {
   // Warm-up doubles n until both the warm-up time has passed and one call lasts ≥ roundMs / 4:
   // the JIT has seen the code at every tier by then, and the calibration is done on optimised code.
+  b.setup?.();
   let n = 1;
   const start = performance.now();
   let last = timeRun(b, n);
