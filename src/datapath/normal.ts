@@ -9,6 +9,7 @@
 import { type FlowKey, TUN_DST, TUN_ID, TUN_IPV6_DST } from '../flow/key.ts';
 import type { Packet } from '../packet/packet.ts';
 import { u32 } from '../wire/bytes.ts';
+import { sendTo } from './output.ts';
 import { KIND_GUEST, KIND_INTERNAL, KIND_TUNNEL, type Port } from './port.ts';
 import type { Switch } from './switch.ts';
 
@@ -106,7 +107,7 @@ export function normal(sw: Switch, p: Packet, w: FlowKey, consume: boolean): voi
         else for (let j = 0; j < 4; j++) w[TUN_IPV6_DST + j] = u32(m, remoteAt + 4 * j);
       }
     }
-    sw.sendTo(q, p, consume && i === nt - 1, w);
+    sendTo(sw, q, p, consume && i === nt - 1, w);
     w[TUN_ID + 1] = savedId;
     w[TUN_DST] = savedDst;
   }

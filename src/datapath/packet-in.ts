@@ -96,22 +96,15 @@ export class PacketInQueue {
   }
 }
 
-const queues = new WeakMap<Switch, PacketInQueue>();
-
-/** The switch's packet-in queue (made on first use; `configurePacketIns` sizes it). */
+/** The switch's packet-in queue. */
 export function packetIns(sw: Switch): PacketInQueue {
-  let q = queues.get(sw);
-  if (q === undefined) {
-    q = new PacketInQueue();
-    queues.set(sw, q);
-  }
-  return q;
+  return sw.packetInQueue;
 }
 
+/** Gives the switch a queue of `capacity` records (subscribers follow the switch to the new one). */
 export function configurePacketIns(sw: Switch, capacity: number): PacketInQueue {
-  const q = new PacketInQueue(capacity);
-  queues.set(sw, q);
-  return q;
+  sw.packetInQueue = new PacketInQueue(capacity);
+  return sw.packetInQueue;
 }
 
 /**

@@ -3,49 +3,21 @@
 // computed from scratch), not against nvo's own encapsulation code.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { TxCapture } from '../../test/harness/tx-capture.ts';
 import { naiveChecksum, payloadOf, pseudo, tcpFrame } from '../../test/offload/frames.ts';
 import { parseFlow } from '../flow/ofctl-parse.ts';
 import { Batch } from '../packet/batch.ts';
 import { GSO_TCPV4, GSO_UDP_L4, NEEDS_CSUM, type Packet, SUPERFRAME } from '../packet/packet.ts';
-import { KIND_GUEST, type PortSink } from './port.ts';
+import { KIND_GUEST } from './port.ts';
 import { SocketInput } from './socket-underlay.ts';
 import { Switch } from './switch.ts';
-
-interface Sent {
-  bytes: Uint8Array;
-  gsoType: number;
-  gsoSize: number;
-  flags: number;
-  csumStart: number;
-  tunDst: string;
-  tunDstPort: number;
-}
-
-class Capture implements PortSink {
-  readonly sent: Sent[] = [];
-  txBurst(b: Batch, from = 0): number {
-    for (let i = from; i < b.count; i++) {
-      const p = b.packets[i]!;
-      this.sent.push({
-        bytes: p.bytes(),
-        gsoType: p.gsoType,
-        gsoSize: p.gsoSize,
-        flags: p.flags,
-        csumStart: p.csumStart - p.start,
-        tunDst: [...p.tunDst.subarray(0, 4)].join('.'),
-        tunDstPort: p.tunDstPort,
-      });
-    }
-    return b.count - from;
-  }
-}
 
 const VXLAN_42 = [0x08, 0, 0, 0, 0, 0, 42, 0];
 
 function build(encap = 'vxlan') {
   const sw = new Switch({ poolSize: 512, superPoolSize: 16 });
-  const guest = new Capture();
-  const wire = new Capture();
+  const guest = new TxCapture();
+  const wire = new TxCapture();
   const g = sw.addPort('g1', KIND_GUEST, { sink: guest, vni: 42, txOffload: true });
   const t = sw.addTunnel({ name: 'vx0', encap, localIp: '10.0.0.1' });
   t.sink = wire;

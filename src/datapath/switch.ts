@@ -16,17 +16,10 @@ import {
   OP_CONTROLLER,
   OP_DEC_TTL,
   OP_MOVE,
-  OP_OUT_ALL,
-  OP_OUT_CONTROLLER,
-  OP_OUT_FLOOD,
-  OP_OUT_IN_PORT,
-  OP_OUT_LOCAL,
-  OP_OUT_NORMAL,
   OP_POP_VLAN,
   OP_PUSH_VLAN,
   OP_SET_TTL,
   OP_WRITE,
-  type Op,
 } from '../flow/action-program.ts';
 import type { FlowSpec } from '../flow/actions.ts';
 import { FlowCache, LEVEL_NAMES, type Megaflow } from '../flow/cache.ts';
@@ -34,7 +27,7 @@ import { extractKey } from '../flow/extract.ts';
 import { type FlowKey, NW_TTL, newKey, VLAN_CFI, VLAN_TCI, VLAN2_TCI } from '../flow/key.ts';
 import { hashShape, shapeOf } from '../flow/key-shape.ts';
 import { FlowTables } from '../flow/table.ts';
-import { GSO_DROPPED, Segmenter } from '../offload/gso.ts';
+import { Segmenter } from '../offload/gso.ts';
 import { Ipv4Reassembler } from '../offload/ipv4-reassemble.ts';
 import { Ipv6Reassembler } from '../offload/ipv6-reassemble.ts';
 import { PmtuResponder } from '../offload/pmtu.ts';
@@ -43,7 +36,7 @@ import { SttReassembler } from '../offload/stt-reassemble.ts';
 import { Coalescer } from '../offload/tcp-gro.ts';
 import { Batch } from '../packet/batch.ts';
 import { Counters } from '../packet/counters.ts';
-import { NEEDS_CSUM, type Packet, SUPERFRAME } from '../packet/packet.ts';
+import type { Packet } from '../packet/packet.ts';
 import { Pool, SMALL_SLOT, SUPER_SLOT } from '../packet/pool.ts';
 import { Neighbours } from '../tunnel/neighbours.ts';
 import { type TunnelConfig, TunnelPort } from '../tunnel/tunnel-port.ts';
@@ -51,10 +44,9 @@ import { OK } from '../wire/status.ts';
 import { commit } from './commit.ts';
 import { MacLearning } from './mac-learning.ts';
 import { NeighbourResolver } from './neighbour-resolver.ts';
-import { normal } from './normal.ts';
-import { invalidTtl, packetIn } from './packet-in.ts';
+import { output } from './output.ts';
+import { invalidTtl, PacketInQueue, packetIn } from './packet-in.ts';
 import { KIND_INTERNAL, KIND_TUNNEL, KIND_UNDERLAY, Port, type PortSink } from './port.ts';
-import { tunnelOutput } from './tunnel-output.ts';
 import { TunnelTransmitters } from './tunnel-transmitters.ts';
 import { underlayInput } from './underlay-input.ts';
 import { receiveUso } from './uso-split.ts';
@@ -88,6 +80,8 @@ export class Switch {
   private readonly portAt: (Port | undefined)[] = new Array<Port | undefined>(PORT_TABLE).fill(undefined);
   /** Every port in the order added (the Map's order), for loops on the data path: no iterator objects. */
   readonly portList: Port[] = [];
+  /** OFPP_LOCAL: the internal port (the last one added, when there are several). */
+  localPort: Port | undefined;
   private readonly byName = new Map<string, Port>();
   readonly tunnels: Port[] = [];
   readonly underlays: Port[] = [];
@@ -105,6 +99,10 @@ export class Switch {
   readonly superPool: Pool;
   /** Software GSO for superframes a port can't take (segments come from `pool`). */
   readonly gso: Segmenter;
+  /** Splits received USO superframes whose checksums are already settled, leaving them partial. */
+  readonly usoSplit: Segmenter;
+  /** Packet-in records for control-socket subscribers (packet-in.ts; sized by configurePacketIns). */
+  packetInQueue = new PacketInQueue();
   readonly segOut = new Batch(256);
   /** Outer IP and STT reassembly, sharing one bounded memory (default 4 MiB). */
   readonly reasmMemory: ReassemblyMemory;
@@ -147,6 +145,7 @@ export class Switch {
     dropGso: 0,
     normalForward: 0,
     normalFlood: 0,
+    rxUsoCoalesced: 0,
   };
 
   constructor(cfg: SwitchConfig = {}) {
@@ -159,6 +158,7 @@ export class Switch {
     this.pool = new Pool(cfg.poolSize ?? 1024, SMALL_SLOT);
     this.superPool = new Pool(cfg.superPoolSize ?? 64, SUPER_SLOT);
     this.gso = new Segmenter({ pool: this.pool });
+    this.usoSplit = new Segmenter({ pool: this.pool, partial: true });
     this.gro = cfg.gro === false ? null : new Coalescer({ superPool: this.superPool });
     this.pmtu = new PmtuResponder(this.pool);
     this.transmitters = new TunnelTransmitters(this);
@@ -188,6 +188,7 @@ export class Switch {
     this.c.dropGso = c.id('drop-gso');
     this.c.normalForward = c.id('normal-forward');
     this.c.normalFlood = c.id('normal-flood');
+    this.c.rxUsoCoalesced = c.id('rx-uso-coalesced');
   }
 
   // ---- configuration ----
@@ -210,32 +211,31 @@ export class Switch {
       txUso?: boolean;
     } = {},
   ): Port {
-    if (this.byName.has(name)) throw new Error(`port ${name} exists`);
-    const no = opts.no ?? this.nextPortNo();
-    if (this.ports.has(no)) throw new Error(`port number ${no} is in use`);
-    const p = new Port(no, name, kind, opts);
-    this.ports.set(no, p);
-    this.portList.push(p);
-    if (no >= 0 && no < PORT_TABLE) this.portAt[no] = p;
-    this.byName.set(name, p);
+    const p = this.register(new Port(opts.no ?? this.nextPortNo(), name, kind, opts));
     if (kind === KIND_UNDERLAY) this.underlays.push(p);
     return p;
   }
 
   addTunnel(cfg: TunnelConfig, opts: { no?: number } = {}): Port {
     const t = new TunnelPort(cfg);
-    if (this.byName.has(cfg.name)) throw new Error(`port ${cfg.name} exists`);
-    const no = opts.no ?? this.nextPortNo();
-    const p = new Port(no, cfg.name, KIND_TUNNEL, { tunnel: t });
-    this.ports.set(no, p);
-    this.portList.push(p);
-    if (no >= 0 && no < PORT_TABLE) this.portAt[no] = p;
-    this.byName.set(cfg.name, p);
+    const p = this.register(new Port(opts.no ?? this.nextPortNo(), cfg.name, KIND_TUNNEL, { tunnel: t }));
     this.tunnels.push(p);
     if (t.ipVersion === 4)
       this.localIps4.add(
         ((t.local[0]! << 24) | (t.local[1]! << 16) | (t.local[2]! << 8) | t.local[3]!) >>> 0,
       );
+    return p;
+  }
+
+  /** Enters a new port in every index (by number, by name, the list; LOCAL for an internal port). */
+  private register(p: Port): Port {
+    if (this.byName.has(p.name)) throw new Error(`port ${p.name} exists`);
+    if (this.ports.has(p.no)) throw new Error(`port number ${p.no} is in use`);
+    this.ports.set(p.no, p);
+    this.portList.push(p);
+    if (p.no >= 0 && p.no < PORT_TABLE) this.portAt[p.no] = p;
+    this.byName.set(p.name, p);
+    if (p.kind === KIND_INTERNAL) this.localPort = p;
     return p;
   }
 
@@ -439,7 +439,7 @@ export class Switch {
           break;
         default:
           if (prog.rewritesPacket && !this.commitTo(p, w, i === last)) return;
-          this.output(p, op, w, i === last);
+          output(this, p, op, w, i === last);
           if (i === last) return;
       }
     }
@@ -455,70 +455,6 @@ export class Switch {
     return true;
   }
 
-  /** An output op (OP_OUTPUT or a reserved port). `isLast`: p may be consumed, else copied. */
-  private output(p: Packet, op: Op, w: FlowKey, isLast: boolean): void {
-    let portNo = op.port;
-    switch (op.code) {
-      case OP_OUT_NORMAL:
-        normal(this, p, w, isLast);
-        return;
-      case OP_OUT_FLOOD:
-      case OP_OUT_ALL:
-        this.flood(p, isLast, op.code === OP_OUT_ALL, w);
-        return;
-      case OP_OUT_CONTROLLER:
-        packetIn(this, p, op, isLast);
-        return;
-      case OP_OUT_IN_PORT:
-        portNo = p.inPort;
-        break;
-      case OP_OUT_LOCAL: {
-        let local: Port | undefined;
-        for (const q of this.ports.values()) if (q.kind === KIND_INTERNAL) local = q;
-        if (!local) {
-          if (isLast) this.drop(p, this.c.dropNoPort);
-          return;
-        }
-        portNo = local.no;
-        break;
-      }
-    }
-    const port = this.portOf(portNo);
-    if (!port) {
-      if (isLast) this.drop(p, this.c.dropNoPort);
-      return;
-    }
-    this.sendTo(port, p, isLast, w);
-  }
-
-  /** Sends p (or a copy when !consume) out of `port`; tunnel ports encapsulate using key `w`'s tun_*. */
-  sendTo(port: Port, p: Packet, consume: boolean, w: FlowKey): void {
-    const q = consume ? p : this.clone(p);
-    if (q === null) return;
-    if (this.trace) this.trace.push(`output: ${port.name}`);
-    if (port.kind === KIND_TUNNEL) {
-      tunnelOutput(this, port, q, w);
-      return;
-    }
-    // A port without vnet_hdr takes neither superframes nor partial checksums: finish them here.
-    if (!port.txOffload && (q.gsoType !== 0 || (q.flags & (SUPERFRAME | NEEDS_CSUM)) !== 0)) {
-      const out = this.segOut;
-      out.clear();
-      const n = this.gso.segment(q, out);
-      if (n === GSO_DROPPED) {
-        this.drop(q, this.c.dropGso);
-        return;
-      }
-      if (n > 0) {
-        q.owner?.free(q);
-        for (let i = 0; i < out.count; i++) this.stage(port, out.packets[i]!);
-        out.clear();
-        return;
-      }
-    }
-    this.stage(port, q);
-  }
-
   /** Stages q on port for tx (counted drop when its batch is full). */
   stage(port: Port, q: Packet): void {
     if (this.dryRun) {
@@ -529,23 +465,6 @@ export class Switch {
     if (!port.stage(q)) {
       port.flush();
       if (!port.stage(q)) this.drop(q, this.c.dropTxFull);
-    }
-  }
-
-  /** FLOOD / ALL: every port but the input (and, for FLOOD, but underlay ports: they are not L2 members). */
-  private flood(p: Packet, consume: boolean, all: boolean, w: FlowKey): void {
-    // Two passes over the port list (count, then send) instead of a target array per packet: the last
-    // target takes the packet itself, the others copies.
-    const ports = this.portList;
-    let n = 0;
-    for (let i = 0; i < ports.length; i++) if (floods(ports[i]!, p.inPort, all)) n++;
-    if (n === 0) {
-      if (consume) this.drop(p, this.c.dropNoPort);
-      return;
-    }
-    for (let i = 0; i < ports.length; i++) {
-      const q = ports[i]!;
-      if (floods(q, p.inPort, all)) this.sendTo(q, p, consume && --n === 0, w);
     }
   }
 
@@ -567,10 +486,4 @@ export class Switch {
     if (this.trace) this.trace.push(`drop: ${this.counters.name(counter)}`);
     p.owner?.free(p);
   }
-}
-
-/** FLOOD / ALL targets: every port but the input and the underlays; FLOOD skips flow-based tunnels. */
-function floods(q: Port, inPort: number, all: boolean): boolean {
-  if (q.no === inPort || q.kind === KIND_UNDERLAY) return false;
-  return q.kind !== KIND_TUNNEL || all || q.tunnel!.remote !== null;
 }

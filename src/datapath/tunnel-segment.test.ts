@@ -9,6 +9,7 @@
 //     seq₀ + k·mss, the kernel's FIN/PSH/CWR rules, ID₀ + k and checksums computed from scratch.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { type Sent, TxCapture } from '../../test/harness/tx-capture.ts';
 import {
   concat,
   ethHeader,
@@ -34,35 +35,8 @@ import {
   SUPERFRAME,
 } from '../packet/packet.ts';
 import { Pool, SMALL_SLOT, SUPER_SLOT } from '../packet/pool.ts';
-import { KIND_GUEST, KIND_UNDERLAY, type PortSink } from './port.ts';
+import { KIND_GUEST, KIND_UNDERLAY } from './port.ts';
 import { Switch } from './switch.ts';
-
-interface Sent {
-  bytes: Uint8Array;
-  gsoType: number;
-  gsoSize: number;
-  flags: number;
-  csumStart: number;
-  csumOffset: number;
-}
-
-class Capture implements PortSink {
-  readonly sent: Sent[] = [];
-  txBurst(b: Batch, from = 0): number {
-    for (let i = from; i < b.count; i++) {
-      const p = b.packets[i]!;
-      this.sent.push({
-        bytes: p.bytes(),
-        gsoType: p.gsoType,
-        gsoSize: p.gsoSize,
-        flags: p.flags,
-        csumStart: p.csumStart - p.start,
-        csumOffset: p.csumOffset,
-      });
-    }
-    return b.count - from;
-  }
-}
 
 const MAC = Uint8Array.from([2, 0, 0, 0, 1, 2]);
 const OUTER = 14 + 20 + 8; // Ethernet, IPv4, UDP in front of the tunnel header
@@ -70,8 +44,8 @@ const VXLAN_LEN = 8;
 
 function build(uso: boolean, encap = 'vxlan', mtu = 1500) {
   const sw = new Switch({ poolSize: 512, superPoolSize: 16, underlayMac: '02:00:00:00:01:01' });
-  const wire = new Capture();
-  const g = sw.addPort('g1', KIND_GUEST, { no: 1, sink: new Capture(), vni: 42 });
+  const wire = new TxCapture();
+  const g = sw.addPort('g1', KIND_GUEST, { no: 1, sink: new TxCapture(), vni: 42 });
   sw.addPort('eth0', KIND_UNDERLAY, { no: 100, mtu, sink: wire, txUso: uso });
   sw.addTunnel(
     { name: 'vx0', encap, localIp: '10.0.0.1', remoteIp: '10.0.0.2', key: 42, csum: true },

@@ -11,32 +11,11 @@
 // the split leaves the outer checksum partial (NEEDS_CSUM, pseudo-header seeded) and underlay input
 // takes it as settled, as it does for the superframe itself. That saves one summing pass over every
 // received byte. A superframe with neither flag keeps the full split (checksums computed per datagram).
-import { GSO_DROPPED, Segmenter } from '../offload/gso.ts';
+import { GSO_DROPPED } from '../offload/gso.ts';
 import { coalesceUso } from '../offload/uso-coalesce.ts';
 import type { Batch } from '../packet/batch.ts';
 import { CSUM_VALID, GSO_UDP_L4, NEEDS_CSUM } from '../packet/packet.ts';
 import type { Switch } from './switch.ts';
-
-interface UsoRx {
-  /** A segmenter on the switch's pool that leaves checksums partial. */
-  split: Segmenter;
-  coalesced: number;
-}
-
-/** Per switch, made on first use (the switch is H1's; this keeps its constructor untouched). */
-const state = new WeakMap<Switch, UsoRx>();
-
-function stateFor(sw: Switch): UsoRx {
-  let s = state.get(sw);
-  if (s === undefined) {
-    s = {
-      split: new Segmenter({ pool: sw.pool, partial: true }),
-      coalesced: sw.counters.id('rx-uso-coalesced'),
-    };
-    state.set(sw, s);
-  }
-  return s;
-}
 
 /**
  * A batch holding UDP GSO superframes (a peer's USO that no kernel cut on the way): each is split
@@ -49,7 +28,6 @@ export function receiveUso(sw: Switch, inPort: number, batch: Batch, now: number
   if (!any) return false;
   const n0 = batch.count;
   batch.count = 0;
-  const st = stateFor(sw);
   for (let i = 0; i < n0; i++) {
     const p = batch.packets[i]!;
     batch.packets[i] = null;
@@ -59,13 +37,13 @@ export function receiveUso(sw: Switch, inPort: number, batch: Batch, now: number
     else {
       const settled = (p.flags & (NEEDS_CSUM | CSUM_VALID)) !== 0;
       if (settled && coalesceUso(p)) {
-        sw.counters.v[st.coalesced]! += 1;
+        sw.counters.v[sw.c.rxUsoCoalesced]! += 1;
         sw.one.count = 0;
         sw.one.push(p);
         sw.receive(inPort, sw.one, now);
         continue;
       }
-      const n = (settled ? st.split : sw.gso).segment(p, out);
+      const n = (settled ? sw.usoSplit : sw.gso).segment(p, out);
       if (n === GSO_DROPPED) {
         sw.drop(p, sw.c.dropGso);
         continue;

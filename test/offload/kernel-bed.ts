@@ -10,9 +10,23 @@ import { TapPort } from '../../src/io/tap.ts';
 import { Pool, SUPER_SLOT } from '../../src/packet/pool.ts';
 import { ip, netnsAdd, netnsDel, netnsPath, setOffloads, uniqueName, vethPair } from '../../testbed/netns.ts';
 import { sysctl } from '../io/helpers.ts';
-import { naiveChecksum } from './frames.ts';
+import { naiveChecksum, payloadOf, pseudo, type TcpOpts, tcpFrame } from './frames.ts';
 
 export const GUEST_MAC = [2, 0, 0, 0x77, 0, 2];
+
+/**
+ * A TCP superframe of `len` payload bytes from the guest (10.77.0.2, behind the TAP whose MAC is
+ * `tapMac`) to 10.78.0.2, its TCP checksum seeded with the pseudo-header as virtio TSO wants it.
+ */
+export function guestSuperframe(tapMac: number[], o: TcpOpts, len: number): Uint8Array {
+  const f = tcpFrame({ src: [10, 77, 0, 2], dst: [10, 78, 0, 2], ...o }, payloadOf(len, len));
+  f.set(tapMac, 0);
+  f.set(GUEST_MAC, 6);
+  const seed = ~naiveChecksum([pseudo(f.subarray(14, 34), 6, f.length - 34)]) & 0xffff;
+  f[50] = seed >> 8;
+  f[51] = seed & 0xff;
+  return f;
+}
 
 export interface KernelBed {
   A: string;

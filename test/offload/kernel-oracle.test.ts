@@ -20,8 +20,8 @@ import { GSO_ECN, GSO_TCPV4, NEEDS_CSUM, type Packet, SUPERFRAME } from '../../s
 import { Pool, SUPER_SLOT } from '../../src/packet/pool.ts';
 import { netnsPath, setOffloads } from '../../testbed/netns.ts';
 import { receive, skipReason } from '../io/helpers.ts';
-import { drain, load, naiveChecksum, payloadOf, pseudo, type TcpOpts, tcpFrame } from './frames.ts';
-import { asForwarded, GUEST_MAC, type KernelBed, kernelBed } from './kernel-bed.ts';
+import { drain, load, type TcpOpts } from './frames.ts';
+import { asForwarded, guestSuperframe, type KernelBed, kernelBed } from './kernel-bed.ts';
 
 const skip = skipReason() || false;
 const DPORT = 7999;
@@ -42,17 +42,7 @@ describe('Linux kernel as oracle for nvo GSO and GRO', { skip }, () => {
 
   /** A superframe from the guest behind the TAP, TCP checksum seeded with the pseudo-header (virtio TSO). */
   function guestFrame(o: TcpOpts, len: number): Uint8Array {
-    const f = tcpFrame(
-      { src: [10, 77, 0, 2], dst: [10, 78, 0, 2], dport: DPORT, ttl: 64, ...o },
-      payloadOf(len, len),
-    );
-    f.set(tapMac, 0);
-    f.set(GUEST_MAC, 6);
-    const ps = pseudo(f.subarray(14, 34), 6, f.length - 34);
-    const seed = ~naiveChecksum([ps]) & 0xffff;
-    f[50] = seed >> 8;
-    f[51] = seed & 0xff;
-    return f;
+    return guestSuperframe(tapMac, { dport: DPORT, ttl: 64, ...o }, len);
   }
 
   function write(f: Uint8Array, gsoType: number, mss: number): void {

@@ -12,7 +12,7 @@
 //      tunnel GSO) makes of the same guest frame, after the same forwarding changes.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { KIND_GUEST, KIND_UNDERLAY, type PortSink } from '../../src/datapath/port.ts';
+import { KIND_GUEST, KIND_UNDERLAY } from '../../src/datapath/port.ts';
 import { Switch } from '../../src/datapath/switch.ts';
 import { parseFlow } from '../../src/flow/ofctl-parse.ts';
 import { AfPacketPort } from '../../src/io/af-packet.ts';
@@ -23,9 +23,10 @@ import { Batch } from '../../src/packet/batch.ts';
 import { GSO_TCPV4, GSO_UDP_L4, NEEDS_CSUM, SUPERFRAME } from '../../src/packet/packet.ts';
 import { Pool, SUPER_SLOT } from '../../src/packet/pool.ts';
 import { netnsPath } from '../../testbed/netns.ts';
+import { TxCapture } from '../harness/tx-capture.ts';
 import { receive, skipReason } from '../io/helpers.ts';
-import { load, naiveChecksum, payloadOf, pseudo, tcpFrame } from './frames.ts';
-import { asForwarded, GUEST_MAC, type KernelBed, kernelBed } from './kernel-bed.ts';
+import { load } from './frames.ts';
+import { asForwarded, guestSuperframe, type KernelBed, kernelBed } from './kernel-bed.ts';
 
 const skip = skipReason() || false;
 const DPORT = 7998;
@@ -33,17 +34,6 @@ const VXLAN = Uint8Array.from([8, 0, 0, 0, 0, 0, 42, 0]);
 
 interface Frame {
   bytes: Uint8Array;
-}
-
-class Capture implements PortSink {
-  readonly sent: { bytes: Uint8Array; gsoType: number; gsoSize: number }[] = [];
-  txBurst(b: Batch, from = 0): number {
-    for (let i = from; i < b.count; i++) {
-      const p = b.packets[i]!;
-      this.sent.push({ bytes: p.bytes(), gsoType: p.gsoType, gsoSize: p.gsoSize });
-    }
-    return b.count - from;
-  }
 }
 
 describe('Linux kernel as oracle for nvo USO transmit', { skip }, () => {
@@ -62,25 +52,15 @@ describe('Linux kernel as oracle for nvo USO transmit', { skip }, () => {
 
   /** A guest TSO superframe 10.77.0.2 → 10.78.0.2:DPORT, TCP checksum seeded (virtio TSO). */
   function guestFrame(len: number, sport: number): Uint8Array {
-    const f = tcpFrame(
-      {
-        src: [10, 77, 0, 2],
-        dst: [10, 78, 0, 2],
-        sport,
-        dport: DPORT,
-        flags: 0x18,
-        options: [1, 1, 8, 10, 0, 1, 2, 3, 0, 4, 5, 6],
-        id: 0xfffa,
-        seq: 0xffffd000,
-      },
-      payloadOf(len, len),
-    );
-    f.set(tapMac, 0);
-    f.set(GUEST_MAC, 6);
-    const s = ~naiveChecksum([pseudo(f.subarray(14, 34), 6, f.length - 34)]) & 0xffff;
-    f[50] = s >> 8;
-    f[51] = s & 0xff;
-    return f;
+    const o = {
+      sport,
+      dport: DPORT,
+      flags: 0x18,
+      options: [1, 1, 8, 10, 0, 1, 2, 3, 0, 4, 5, 6],
+      id: 0xfffa,
+      seq: 0xffffd000,
+    };
+    return guestSuperframe(tapMac, o, len);
   }
 
   function write(
@@ -146,8 +126,8 @@ describe('Linux kernel as oracle for nvo USO transmit', { skip }, () => {
     /** A switch sending guest frames over VXLAN 10.77.0.2 → 10.78.0.2 (next hop: the TAP's MAC). */
     const vtep = (uso: boolean) => {
       const sw = new Switch({ poolSize: 512, superPoolSize: 8, underlayMac: '02:00:00:77:00:02' });
-      const wire = new Capture();
-      sw.addPort('g1', KIND_GUEST, { no: 1, sink: new Capture(), vni: 42 });
+      const wire = new TxCapture();
+      sw.addPort('g1', KIND_GUEST, { no: 1, sink: new TxCapture(), vni: 42 });
       sw.addPort('eth0', KIND_UNDERLAY, { no: 100, mtu: 1500, sink: wire, txUso: uso });
       sw.addTunnel(
         { name: 'vx0', encap: 'vxlan', localIp: '10.77.0.2', remoteIp: '10.78.0.2', key: 42, csum: true },
