@@ -6,7 +6,8 @@
 //
 // Devices (encapsulations.md §10):
 //   TAP        /dev/net/tun, TUNSETIFF IFF_TAP|IFF_NO_PI[|IFF_VNET_HDR], TUNSETVNETHDRSZ, TUNSETOFFLOAD
-//   AF_PACKET  SOCK_RAW bound to one ifindex, PACKET_VNET_HDR, PACKET_IGNORE_OUTGOING, recvmmsg/sendmmsg
+//   AF_PACKET  SOCK_RAW bound to one ifindex, PACKET_VNET_HDR, PACKET_IGNORE_OUTGOING, PACKET_AUXDATA
+//              (802.1Q tags put back on receive), recvmmsg/sendmmsg
 //   UDP        UDP_GRO on receive (cmsg gives gso_size), UDP_SEGMENT per message on send, mmsg calls
 // Every open takes an optional network-namespace path (/run/netns/NAME): the main thread enters it
 // for the socket()/open() and returns, so the descriptor lives in that namespace (sockets and tun
@@ -80,7 +81,8 @@ static __thread struct virtio_net_hdr_mrg_rxbuf vhdr[MAX_BURST];
 static __thread struct mmsghdr msgs[MAX_BURST];
 static __thread struct iovec iovs[MAX_BURST][2];
 static __thread struct sockaddr_in6 addrs[MAX_BURST];
-static __thread char cmsgs[MAX_BURST][CMSG_SPACE(sizeof(int))] __attribute__((aligned(8)));
+// One control message per frame: UDP_GRO's int, or AF_PACKET's auxdata (the VLAN tag, see rx_burst).
+static __thread char cmsgs[MAX_BURST][CMSG_SPACE(sizeof(struct tpacket_auxdata))] __attribute__((aligned(8)));
 
 #define CHECK(call)                                                                                \
   do {                                                                                             \
@@ -229,6 +231,8 @@ static napi_value packet_open(napi_env env, napi_callback_info info) {
   if (vnet && setsockopt(fd, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof one) < 0) goto fail;
   step = "PACKET_IGNORE_OUTGOING";
   if (setsockopt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof one) < 0) goto fail;
+  step = "PACKET_AUXDATA";
+  if (setsockopt(fd, SOL_PACKET, PACKET_AUXDATA, &one, sizeof one) < 0) goto fail;
   step = "SO_RCVBUF";
   if (rcvbuf > 0 && setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf) < 0 &&
       setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf) < 0)
@@ -435,8 +439,38 @@ static void build_msgs(const burst_args *a, int i0, int n, int tx) {
         m->msg_control = cmsgs[j];
         m->msg_controllen = sizeof cmsgs[j];
       }
+    } else if (a->kind == KIND_PACKET && !tx) {
+      m->msg_control = cmsgs[j];
+      m->msg_controllen = sizeof cmsgs[j];
     }
   }
+}
+
+// The kernel takes the 802.1Q tag out of every frame it receives (skb_vlan_untag in
+// __netif_receive_skb_core, before any packet socket sees it) and reports it only in PACKET_AUXDATA:
+// put it back at byte 12, as the wire had it. Returns 1 when the 4 bytes do not fit the space offered
+// (the caller counts the frame as truncated), else 0.
+static int packet_rx_vlan(int j, uint8_t *frame, int32_t *total, int32_t cap, int32_t *d, int vsz) {
+  struct msghdr *m = &msgs[j].msg_hdr;
+  for (struct cmsghdr *c = CMSG_FIRSTHDR(m); c; c = CMSG_NXTHDR(m, c)) {
+    if (c->cmsg_level != SOL_PACKET || c->cmsg_type != PACKET_AUXDATA) continue;
+    struct tpacket_auxdata aux;
+    memcpy(&aux, CMSG_DATA(c), sizeof aux);
+    if (!(aux.tp_status & TP_STATUS_VLAN_VALID) || *total < 12) return 0;
+    if (*total + 4 > cap) return 1;
+    uint16_t tpid = (aux.tp_status & TP_STATUS_VLAN_TPID_VALID) && aux.tp_vlan_tpid ? aux.tp_vlan_tpid : 0x8100;
+    memmove(frame + 16, frame + 12, (size_t)*total - 12);
+    frame[12] = (uint8_t)(tpid >> 8);
+    frame[13] = (uint8_t)tpid;
+    frame[14] = (uint8_t)(aux.tp_vlan_tci >> 8);
+    frame[15] = (uint8_t)aux.tp_vlan_tci;
+    *total += 4;
+    // The virtio offsets count from the frame start: the L3/L4 headers moved by 4.
+    if (vsz && (d[D_VFLAGS] & VIRTIO_NET_HDR_F_NEEDS_CSUM)) d[D_CSUM_START] += 4;
+    if (vsz && d[D_HDR_LEN]) d[D_HDR_LEN] += 4;
+    return 0;
+  }
+  return 0;
 }
 
 static void udp_rx_meta(int j, int32_t *d) {
@@ -525,8 +559,11 @@ static napi_value rx_burst(napi_env env, napi_callback_info info) {
       d[D_RXFLAGS] = 1;
       if (total > d[D_LEN]) total = d[D_LEN];
     }
-    d[D_LEN] = total;
     if (a.vsz) vhdr_to_desc(&vhdr[i], d);
+    if (a.kind == KIND_PACKET && !d[D_RXFLAGS] &&
+        packet_rx_vlan(i, a.slab + d[D_OFF], &total, d[D_LEN], d, a.vsz))
+      d[D_RXFLAGS] = 1;
+    d[D_LEN] = total;
     if (a.kind == KIND_UDP) udp_rx_meta(i, d);
   }
   return num(env, r);
@@ -587,6 +624,20 @@ static napi_value tx_burst(napi_env env, napi_callback_info info) {
     done += r;
   }
   return num(env, done);
+}
+
+// packetDrops(fd) -> frames the kernel dropped for this AF_PACKET socket since the last call (its
+// receive queue was full: PACKET_STATISTICS tp_drops, which reading clears), or -errno.
+static napi_value packet_drops(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  int32_t fd;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (get_i32(env, argv[0], &fd)) return napi_throw_type_error(env, NULL, "packetDrops(fd)"), NULL;
+  struct tpacket_stats st;
+  socklen_t l = sizeof st;
+  if (getsockopt(fd, SOL_PACKET, PACKET_STATISTICS, &st, &l) < 0) return num(env, -errno);
+  return num(env, st.tp_drops);
 }
 
 static napi_value close_fd(napi_env env, napi_callback_info info) {
@@ -713,6 +764,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"tapOpen", tap_open},   {"packetOpen", packet_open}, {"udpOpen", udp_open},
       {"rxBurst", rx_burst},   {"txBurst", tx_burst},       {"close", close_fd},
       {"pollStart", poll_start}, {"pollStop", poll_stop},   {"pollUpdate", poll_update},
+      {"packetDrops", packet_drops},
   };
   for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
     napi_value f;

@@ -4,7 +4,7 @@
 // Then 64-B UDP frames per direction over veth, kernel VXLAN and nvo VXLAN (udp-flood.ts).
 // Every wire is a modelled real one (testbed.ts REAL_WIRE) unless --wire off.
 //
-//   node bench/e2e/paths.ts [--seconds 3] [--runs 3] [--only veth,kernel-vxlan,...,udp] [--wire on|off] [--json]
+//   node bench/e2e/paths.ts [--seconds 3] [--runs 3] [--only veth,kernel-vxlan,...,udp|udp:nvo-vxlan] [--wire on|off] [--json]
 //
 // Paths:
 //   veth            the guests' namespaces joined by one veth: the optimum a tunnel can approach
@@ -310,8 +310,11 @@ async function main(): Promise<void> {
     process.stderr.write(` ${p.path}\n`);
   }
   const udpRows: { path: string; ab: number[]; ba: number[] }[] = [];
-  if (!only.length || only.includes('udp')) {
+  // `--only udp` runs every UDP row; `--only udp:nvo-vxlan` just that one.
+  const udpOnly = only.filter((x) => x.startsWith('udp:')).map((x) => x.slice(4));
+  if (!only.length || only.includes('udp') || udpOnly.length) {
     for (const name of UDP_PATHS) {
+      if (udpOnly.length && !only.includes('udp') && !udpOnly.includes(name)) continue;
       const p = PATHS.find((x) => x.path === name)!;
       const ab: number[] = [];
       const ba: number[] = [];

@@ -75,6 +75,7 @@ export class PortWatch {
   tick(): void {
     for (const w of this.ports.values()) {
       if (w.be !== null) {
+        w.be.refreshCounters?.();
         const n = goneCount(w.be);
         if (n > w.seen) this.detach(w);
         else w.seen = n;

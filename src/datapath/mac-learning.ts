@@ -1,6 +1,7 @@
 // The NORMAL action's MAC table (OVS lib/mac-learning.c; Linux vxlan FDB): per L2 domain (a VNI, or a
 // VLAN on a plain bridge), MAC → port, plus the remote VTEP the MAC sits behind when the port is a
-// tunnel. Entries age out (default 300 s, as OVS and the Linux bridge) and the table is bounded
+// tunnel. Entries age out (default 300 s, as OVS and the Linux bridge; removed by `expire` on the timer,
+// so up to one tick — 1 s in the daemon — later, and lookups never test an age) and the table is bounded
 // (default 8192 entries; when full, a new MAC is not learned and `full` counts it).
 //
 // An open-addressing hash table in typed arrays, keyed by (domain, MAC high 16 bits, MAC low 32 bits)
@@ -27,6 +28,14 @@ export class MacLearning {
   /** 16 bytes per slot: the remote VTEP (IPv4 in the first 4). */
   readonly remotes: Uint8Array;
   private size = 0;
+  /**
+   * Bumped by every change of the table: a MAC learned, moved, aged out or flushed. NORMAL resolved at
+   * translation (xlate-normal.ts) caches answers, and the switch flushes its flow caches when this moves
+   * (OVS revalidates on MAC-learning changes the same way). A new MAC changes no answer given, strictly
+   * (a flow to an unknown MAC stays output:NORMAL, run per packet), but without the flush that flow
+   * would stay on the per-packet path for as long as its megaflow lives.
+   */
+  generation = 0;
   learned = 0;
   moved = 0;
   full = 0;
@@ -90,11 +99,15 @@ export class MacLearning {
       this.kLo[i] = lo;
       this.size++;
       this.learned++;
+      this.generation++;
     } else if (this.ports[i] === port && this.sameRemote(i, remoteVersion, remote)) {
       // The usual case (every packet of a known sender): only the age moves, no rewrite of the entry.
       this.seen[i] = now;
       return;
-    } else this.moved++;
+    } else {
+      this.moved++;
+      this.generation++;
+    }
     this.ports[i] = port;
     this.seen[i] = now;
     this.remoteVersions[i] = remoteVersion;
@@ -103,6 +116,16 @@ export class MacLearning {
       const at = i * 16;
       for (let j = 0; j < n; j++) this.remotes[at + j] = remote[j]!;
     }
+  }
+
+  /**
+   * Refreshes the age of (domain, MAC hi:lo) on `port` to `now` if that is newer: a megaflow's hits,
+   * pushed on the timer or at a cache flush, stand for the per-packet learning they skipped. An entry that moved or went is
+   * left alone (the caches were flushed then, and the next packet learns again).
+   */
+  touch(domain: number, hi: number, lo: number, port: number, now: number): void {
+    const i = this.find(domain, hi, lo);
+    if (i >= 0 && this.ports[i] === port && this.seen[i]! < now) this.seen[i] = now;
   }
 
   private sameRemote(i: number, v: number, r: Uint8Array | null): boolean {
@@ -114,13 +137,17 @@ export class MacLearning {
     return true;
   }
 
-  /** The live entry's slot for (domain, MAC at b[o..]), or -1 (unknown or aged out). */
-  lookup(domain: number, b: Uint8Array, o: number, now: number): number {
+  /**
+   * The entry's slot for (domain, MAC at b[o..]), or -1. Age is not checked here: an entry lives until
+   * `expire` (the tick) removes it, as in OVS (mac_learning_lookup / mac_learning_run). A switch that
+   * caches NORMAL's answers refreshes ages from hits only on the tick (xlate-normal.ts), so an age test
+   * here would see a stale age between ticks and answer differently from per-packet learning.
+   */
+  lookup(domain: number, b: Uint8Array, o: number): number {
     const hi = (b[o]! << 8) | b[o + 1]!;
     const lo = ((b[o + 2]! << 24) | (b[o + 3]! << 16) | (b[o + 4]! << 8) | b[o + 5]!) >>> 0;
     const i = this.find(domain, hi, lo);
-    if (i < 0 || now - this.seen[i]! > this.agingMs) return -1;
-    return i;
+    return i < 0 ? -1 : i;
   }
 
   portOf(slot: number): number {
@@ -136,6 +163,7 @@ export class MacLearning {
     const live: number[] = [];
     for (let i = 0; i <= this.mask; i++) if (this.kDomain[i] !== EMPTY && keep(i)) live.push(i);
     const removed = this.size - live.length;
+    if (removed > 0) this.generation++;
     const saved = live.map((i) => ({
       d: this.kDomain[i]! - 1,
       hi: this.kHi[i]!,

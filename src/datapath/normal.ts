@@ -50,7 +50,7 @@ export function normal(sw: Switch, p: Packet, w: FlowKey, consume: boolean): voi
   nt = 0;
   remoteAt = -1;
   const unicast = (b[l2]! & 1) === 0;
-  const e = unicast ? sw.macs.lookup(domain, b, l2, sw.now) : -1;
+  const e = unicast ? sw.macs.lookup(domain, b, l2) : -1;
   if (e >= 0) {
     const ePort = sw.macs.portOf(e);
     if (ePort === inPort.no && !fromTunnel) {
@@ -93,6 +93,11 @@ export function normal(sw: Switch, p: Packet, w: FlowKey, consume: boolean): voi
   // Tunnel outputs take tun_id = domain and tun_dst = the VTEP; restore w afterwards for later actions.
   const savedId = w[TUN_ID + 1]!;
   const savedDst = w[TUN_DST]!;
+  // (An IPv6 VTEP is written to tun_ipv6_dst: restored as well, word by word, no view allocated.)
+  const s0 = w[TUN_IPV6_DST]!;
+  const s1 = w[TUN_IPV6_DST + 1]!;
+  const s2 = w[TUN_IPV6_DST + 2]!;
+  const s3 = w[TUN_IPV6_DST + 3]!;
   for (let i = 0; i < nt; i++) {
     const q = targets[i]!;
     const r = remotes[i];
@@ -110,5 +115,9 @@ export function normal(sw: Switch, p: Packet, w: FlowKey, consume: boolean): voi
     sendTo(sw, q, p, consume && i === nt - 1, w);
     w[TUN_ID + 1] = savedId;
     w[TUN_DST] = savedDst;
+    w[TUN_IPV6_DST] = s0;
+    w[TUN_IPV6_DST + 1] = s1;
+    w[TUN_IPV6_DST + 2] = s2;
+    w[TUN_IPV6_DST + 3] = s3;
   }
 }

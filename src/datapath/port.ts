@@ -11,6 +11,7 @@
 import { Batch } from '../packet/batch.ts';
 import type { Packet } from '../packet/packet.ts';
 import type { TunnelPort } from '../tunnel/tunnel-port.ts';
+import { EncapRoutes } from './encap-routes.ts';
 
 export const KIND_GUEST = 1;
 export const KIND_TUNNEL = 2;
@@ -33,6 +34,8 @@ export class Port {
   vni: number;
   sink: PortSink | null;
   readonly tunnel: TunnelPort | null;
+  /** Tunnel ports: (remote, key) → template, next hop and underlay port, resolved once (encap-routes.ts). */
+  readonly encapRoutes: EncapRoutes | null;
   /** Accepts superframes (TSO/GSO) and partial checksums on tx: a TAP/AF_PACKET with vnet_hdr. */
   txOffload: boolean;
   /**
@@ -70,6 +73,7 @@ export class Port {
     this.vni = opts.vni ?? 0;
     this.sink = opts.sink ?? null;
     this.tunnel = opts.tunnel ?? null;
+    this.encapRoutes = this.tunnel !== null ? new EncapRoutes() : null;
     this.txOffload = opts.txOffload ?? false;
     this.txUso = opts.txUso ?? false;
     this.out = new Batch(256);
@@ -86,14 +90,20 @@ export class Port {
     if (b.count === 0) return;
     let sent = 0;
     if (this.sink) sent = this.sink.txBurst(b, 0);
-    for (let i = 0; i < b.count; i++) {
-      const p = b.packets[i]!;
-      if (i < sent) {
-        this.txPackets++;
-        this.txBytes += p.end - p.start;
-      } else this.txDrops++;
+    // One pass: count, free and clear each slot (Batch.clear would walk the batch a second time).
+    const n = b.count;
+    const packets = b.packets;
+    let bytes = 0;
+    for (let i = 0; i < n; i++) {
+      const p = packets[i]!;
+      packets[i] = null;
+      if (i < sent) bytes += p.end - p.start;
       p.owner?.free(p);
     }
-    b.clear();
+    b.count = 0;
+    const ok = Math.min(sent, n);
+    this.txPackets += ok;
+    this.txBytes += bytes;
+    this.txDrops += n - ok;
   }
 }

@@ -5,6 +5,8 @@
  *   underlay rx ─► ARP / reassembly ─► decap to tunnel metadata ─► (the same, ONE lookup) ─► execute
  *   execute: set-field & co. change a working key; output commits it to the packet (commit.ts), and
  *   sends the packet (the last output) or a copy (every earlier output); tunnel outputs encapsulate.
+ *   NORMAL to a known unicast is resolved on the upcall (xlate-normal.ts): a cache hit runs no MAC-table
+ *   code; every MAC-table change flushes the caches, and hits refresh MAC ages on tick.
  *
  * Every drop has a named counter in `counters` (`nvo stats`). Outputs are staged per port and handed to
  * the back ends once per batch (`flush`).
@@ -16,6 +18,7 @@ import {
   OP_CONTROLLER,
   OP_DEC_TTL,
   OP_MOVE,
+  OP_OUT_RESOLVED,
   OP_POP_VLAN,
   OP_PUSH_VLAN,
   OP_SET_TTL,
@@ -24,8 +27,8 @@ import {
 import type { FlowSpec } from '../flow/actions.ts';
 import { FlowCache, LEVEL_NAMES, type Megaflow } from '../flow/cache.ts';
 import { extractKey } from '../flow/extract.ts';
-import { type FlowKey, NW_TTL, newKey, VLAN_CFI, VLAN_TCI, VLAN2_TCI } from '../flow/key.ts';
-import { hashShape, shapeOf } from '../flow/key-shape.ts';
+import { type FlowKey, KEY_WORDS, NW_TTL, newKey, VLAN_CFI, VLAN_TCI, VLAN2_TCI } from '../flow/key.ts';
+import { hashShape, shapeEnd, shapeOf } from '../flow/key-shape.ts';
 import { FlowTables } from '../flow/table.ts';
 import { Segmenter } from '../offload/gso.ts';
 import { Ipv4Reassembler } from '../offload/ipv4-reassemble.ts';
@@ -48,8 +51,8 @@ import { output } from './output.ts';
 import { invalidTtl, PacketInQueue, packetIn } from './packet-in.ts';
 import { KIND_INTERNAL, KIND_TUNNEL, KIND_UNDERLAY, Port, type PortSink } from './port.ts';
 import { TunnelTransmitters } from './tunnel-transmitters.ts';
-import { underlayInput } from './underlay-input.ts';
-import { receiveUso } from './uso-split.ts';
+import { receiveUnderlay } from './underlay-input.ts';
+import { resolvedOutput, xlateNormal } from './xlate-normal.ts';
 
 export interface SwitchConfig {
   name?: string;
@@ -117,12 +120,17 @@ export class Switch {
   readonly resolver: NeighbourResolver;
   /** Underlay GRO (null = off). */
   readonly gro: Coalescer | null;
-  private readonly groOut = new Batch(512);
+  /** GRO's output batch (underlay-input.ts). */
+  readonly groOut = new Batch(512);
   /** IPv4 ID for outer headers (one counter per switch, as Linux's per-destination counter simplified). */
   ipId = 1;
   now = 0;
+  /** MacLearning.generation the caches were last valid for (NORMAL answers are cached: xlate-normal.ts). */
+  private macGeneration = 0;
   // Scratch, made once.
   readonly key = newKey();
+  /** Words of `key` from here on are 0: its last extraction's shape ends here (extractKey's `clean`). */
+  private keyEnd = KEY_WORDS;
   readonly work = newKey();
   readonly cur = newKey();
   /** Set while tracing: lines describing the packet's path. */
@@ -153,6 +161,7 @@ export class Switch {
     this.cache = new FlowCache(this.tables, {
       emcEntries: cfg.emcEntries,
       emcInsertInvProb: cfg.emcInsertInvProb,
+      normal: (k, wc, out) => xlateNormal(this, k, wc, out),
     });
     this.macs = new MacLearning({ agingMs: cfg.macAgingMs });
     this.pool = new Pool(cfg.poolSize ?? 1024, SMALL_SLOT);
@@ -268,7 +277,11 @@ export class Switch {
   tick(now: number): void {
     this.now = now;
     this.tables.expire(now);
+    // Hits refresh the sources their megaflows learned, then aging runs on the refreshed table.
+    this.syncMacs();
+    this.cache.pushStats();
     this.macs.expire(now);
+    this.syncMacs();
     this.reasm4.tick(now);
     this.reasm6.tick(now);
     this.sttRx.tick(now);
@@ -308,22 +321,10 @@ export class Switch {
   receive(inPort: number, batch: Batch, now: number): void {
     this.now = now;
     const port = this.ports.get(inPort);
-    // Underlay GRO (NAPI-style, per batch): in-order segments of one inner TCP flow inside VXLAN/GPE/
-    // Geneve (or plain TCP) become one encapsulated superframe, so decap and the flow lookup run once
-    // per ~64 KB and the guest port gets one superframe.
-    // A UDP GSO superframe from a vnet_hdr port (a peer's USO, not yet cut by the kernel): split it
-    // into its datagrams first, each one tunnel packet.
-    if (port && port.kind === KIND_UNDERLAY && receiveUso(this, inPort, batch, now)) return;
-    if (port && port.kind === KIND_UNDERLAY && this.gro !== null && batch.count > 1 && !this.dryRun) {
-      const out = this.groOut;
-      out.count = 0;
-      for (let i = 0; i < batch.count; i++) {
-        this.gro.receive(batch.packets[i]!, out, now);
-        batch.packets[i] = null;
-      }
-      batch.count = 0;
-      this.gro.flush(out);
-      batch = out;
+    // Underlay batches: USO split, GRO, decap to tunnel metadata, then pipeline (underlay-input.ts).
+    if (port !== undefined && port.kind === KIND_UNDERLAY) {
+      receiveUnderlay(this, port, batch, now);
+      return;
     }
     this.counters.v[this.c.rxPackets]! += batch.count;
     for (let i = 0; i < batch.count; i++) {
@@ -336,16 +337,6 @@ export class Switch {
       port.rxPackets++;
       port.rxBytes += p.end - p.start;
       p.inPort = inPort;
-      if (port.kind === KIND_UNDERLAY) {
-        const q = underlayInput(this, port, p);
-        if (q === null) continue; // consumed (ARP, reassembly in progress) or dropped
-        const tunnelPort = this.portOf(q.inPort)!;
-        if (this.trace) this.trace.push(`decap: ${tunnelPort.name} tun_id=0x${q.tunIdLo.toString(16)}`);
-        tunnelPort.rxPackets++;
-        tunnelPort.rxBytes += q.end - q.start;
-        this.pipeline(q);
-        continue;
-      }
       this.pipeline(p);
     }
     batch.count = 0;
@@ -360,14 +351,24 @@ export class Switch {
     for (let i = 0; i < ports.length; i++) ports[i]!.flush();
   }
 
+  /** Flushes the flow caches when the MAC table changed an answer they may hold. */
+  private syncMacs(): void {
+    if (this.macs.generation === this.macGeneration) return;
+    this.macGeneration = this.macs.generation;
+    this.cache.flush();
+  }
+
   /** Flow key, cache lookup, actions. */
   pipeline(p: Packet): void {
     const k = this.key;
-    if (extractKey(p, k) !== OK) {
+    if (extractKey(p, k, this.keyEnd) !== OK) {
+      this.keyEnd = KEY_WORDS;
       this.drop(p, this.c.dropBadFrame);
       return;
     }
+    if (this.macs.generation !== this.macGeneration) this.syncMacs();
     const shape = shapeOf(k, p.tunIpVersion);
+    this.keyEnd = shapeEnd(shape);
     const hash = hashShape(k, shape);
     if (p.flowHash === 0) p.flowHash = hash;
     const mf = this.cache.lookup(k, hash, p.end - p.start, this.now, shape);
@@ -430,6 +431,11 @@ export class Switch {
           break;
         case OP_SET_TTL:
           w[NW_TTL] = op.set;
+          break;
+        case OP_OUT_RESOLVED:
+          if (prog.rewritesPacket && !this.commitTo(p, w, i === last)) return;
+          resolvedOutput(this, p, op, w, i === last);
+          if (i === last) return;
           break;
         case OP_CONTROLLER:
           // A packet-in record for subscribers (packet-in.ts); without any, counted as before.

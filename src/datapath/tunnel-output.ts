@@ -1,5 +1,7 @@
 // Output to a tunnel port: pick the remote VTEP and key (fixed by the port, or from the flow's tun_dst /
-// tun_id), resolve the underlay next hop, encapsulate and stage the result on the underlay port.
+// tun_id), resolve the underlay next hop, encapsulate and stage the result on the underlay port. Over
+// IPv4 the resolution (route, neighbour, underlay port, template) is kept per (remote, key) in the
+// port's EncapRoutes and checked, not redone, for the packets after the first (encap-routes.ts).
 //
 //   VXLAN, GPE, Geneve, GRE, NVGRE  cached outer template in the headroom (outer-template.ts);
 //                                   a guest superframe is cut by software tunnel GSO to the underlay MTU
@@ -48,6 +50,19 @@ const sttRepr = stt.newRepr();
 
 export function tunnelOutput(sw: Switch, port: Port, p: Packet, w: FlowKey): void {
   const t = port.tunnel!;
+  const idHi = t.keyFromFlow ? w[TUN_ID]! : t.keyHi;
+  const idLo = t.keyFromFlow ? w[TUN_ID + 1]! : t.keyLo;
+  if (t.ipVersion === 4 && port.sink === null && !sw.dryRun) {
+    // Resolved before (encap-routes.ts): no route, neighbour, port or template lookup.
+    const dst = t.remote !== null ? t.remote4 : w[TUN_DST]!;
+    const r = port.encapRoutes!.lookup(dst, idHi, idLo, sw.neighbours, sw.now);
+    if (r !== null) {
+      port.txPackets++;
+      port.txBytes += p.end - p.start;
+      encapsulate(sw, t, r.underlay!, p, r.tpl!);
+      return;
+    }
+  }
   let remote: Uint8Array;
   if (t.remote) remote = t.remote;
   else if (t.ipVersion === 4) {
@@ -61,8 +76,6 @@ export function tunnelOutput(sw: Switch, port: Port, p: Packet, w: FlowKey): voi
     for (let i = 0; i < 4; i++) setU32(remote6, 4 * i, w[TUN_IPV6_DST + i]!);
     remote = remote6;
   }
-  const idHi = t.keyFromFlow ? w[TUN_ID]! : t.keyHi;
-  const idLo = t.keyFromFlow ? w[TUN_ID + 1]! : t.keyLo;
   // Socket underlay (a UDP socket as the tunnel port's sink): the kernel routes and writes the outer headers.
   if (port.sink !== null) {
     socketOutput(sw, port, p, remote, idHi, idLo);
@@ -80,10 +93,13 @@ export function tunnelOutput(sw: Switch, port: Port, p: Packet, w: FlowKey): voi
     sw.drop(p, sw.counters.id('drop-tunnel-no-underlay'));
     return;
   }
-  tunnelSend(sw, port, underlay, p, remote, idHi, idLo, e.mac);
+  tunnelSend(sw, port, underlay, p, remote, idHi, idLo, e.mac, t.ipVersion === 4 && !sw.dryRun ? e : null);
 }
 
-/** Encapsulates p for tunnel `port` towards `remote` (next-hop MAC `mac`) and stages it on `underlay`. */
+/**
+ * Encapsulates p for tunnel `port` towards `remote` (next-hop MAC `mac`) and stages it on `underlay`.
+ * With `e`, the IPv4 next hop's entry, the result is remembered for the next packet (encap-routes.ts).
+ */
 export function tunnelSend(
   sw: Switch,
   port: Port,
@@ -93,6 +109,7 @@ export function tunnelSend(
   idHi: number,
   idLo: number,
   mac: Uint8Array,
+  e: NeighbourEntry | null = null,
 ): void {
   const t = port.tunnel!;
   port.txPackets++;
@@ -105,7 +122,14 @@ export function tunnelSend(
     soeOutput(sw, t, underlay, p, remote, idLo, mac);
     return;
   }
-  const tpl = t.template(remote, idHi, idLo, sw.underlayMac, mac, sw.neighbours.generation);
+  const gen = sw.neighbours.generation;
+  const tpl = t.template(remote, idHi, idLo, sw.underlayMac, mac, gen);
+  if (e !== null) port.encapRoutes!.remember(u32(remote, 0), idHi, idLo, gen, tpl, e, underlay);
+  encapsulate(sw, t, underlay, p, tpl);
+}
+
+/** Puts `tpl` in front of p (or cuts, fragments, refuses it) and stages the result on `underlay`. */
+function encapsulate(sw: Switch, t: TunnelPort, underlay: Port, p: Packet, tpl: OuterTemplate): void {
   if (p.start < tpl.len) {
     sw.drop(p, sw.counters.id('drop-no-headroom'));
     return;
@@ -145,7 +169,7 @@ export function tunnelSend(
   }
   const innerL2 = p.start;
   const ident = sw.ipId;
-  const o = applyTemplate(tpl, p.buf, p.start, p.end, ident, sourcePort(p.flowHash));
+  const o = applyTemplate(tpl, p.buf, p.view, p.start, p.end, ident, sourcePort(p.flowHash));
   sw.ipId = (sw.ipId + 1) & 0xffff;
   if (t.inherits) inherit(t, p.buf, o + tpl.l3, p.l3);
   p.innerL2 = innerL2;
@@ -180,7 +204,15 @@ function usoToUnderlay(sw: Switch, t: TunnelPort, underlay: Port, p: Packet, tpl
   for (let i = 0; i < groups; i++) {
     const q = out.packets[i]!;
     const chunks = Math.ceil((q.end - q.start) / q.gsoSize);
-    const o = applyTemplate(tpl, q.buf, q.start + (tpl.len - tpl.tunnel), q.end, sw.ipId, sourcePort(hash));
+    const o = applyTemplate(
+      tpl,
+      q.buf,
+      q.view,
+      q.start + (tpl.len - tpl.tunnel),
+      q.end,
+      sw.ipId,
+      sourcePort(hash),
+    );
     // The kernel gives each datagram of the superframe the next IPv4 ID.
     sw.ipId = (sw.ipId + chunks) & 0xffff;
     if (t.inherits) inherit(t, q.buf, o + tpl.l3, innerL3 < 0 ? -1 : o + tpl.len + innerL3);

@@ -12,21 +12,34 @@ export class TunnelTransmitters {
   private readonly sttTx = new Map<string, SttSegmenter>();
   private readonly soeTx = new Map<string, SoeTransmitter>();
   private generation = 0;
+  // The last transmitter of each kind and what it was made for: a stream of superframes to one remote
+  // finds it without building the Map's string key (a subarray, a join and a string per superframe
+  // were ~20 % of nvo's CPU in page faults of V8's young generation under STT iperf).
+  private readonly lastStt = new LastHit<SttSegmenter>();
+  private readonly lastSoe = new LastHit<SoeTransmitter>();
 
   constructor(sw: Switch) {
     this.sw = sw;
   }
 
   private key(t: TunnelPort, remote: Uint8Array, extra: number): string {
-    if (this.generation !== this.sw.neighbours.generation) {
-      this.sttTx.clear();
-      this.soeTx.clear();
-      this.generation = this.sw.neighbours.generation;
-    }
     return `${t.name}|${remote.subarray(0, t.ipVersion === 4 ? 4 : 16).join('.')}|${extra}`;
   }
 
+  /** Drops every transmitter when a neighbour changed (their outer Ethernet headers may be stale). */
+  private revalidate(): void {
+    if (this.generation === this.sw.neighbours.generation) return;
+    this.sttTx.clear();
+    this.soeTx.clear();
+    this.lastStt.clear();
+    this.lastSoe.clear();
+    this.generation = this.sw.neighbours.generation;
+  }
+
   stt(t: TunnelPort, remote: Uint8Array, mac: Uint8Array): SttSegmenter {
+    this.revalidate();
+    const hit = this.lastStt.get(t, remote, 0);
+    if (hit !== null) return hit;
     const key = this.key(t, remote, 0);
     let s = this.sttTx.get(key);
     if (!s) {
@@ -48,10 +61,14 @@ export class TunnelTransmitters {
       });
       this.sttTx.set(key, s);
     }
+    this.lastStt.set(t, remote, 0, s);
     return s;
   }
 
   soe(t: TunnelPort, remote: Uint8Array, vni: number, mac: Uint8Array): SoeTransmitter {
+    this.revalidate();
+    const hit = this.lastSoe.get(t, remote, vni);
+    if (hit !== null) return hit;
     const key = this.key(t, remote, vni);
     let s = this.soeTx.get(key);
     if (!s) {
@@ -76,6 +93,34 @@ export class TunnelTransmitters {
       );
       this.soeTx.set(key, s);
     }
+    this.lastSoe.set(t, remote, vni, s);
     return s;
+  }
+}
+
+/** One remembered (tunnel, remote address, extra) → value; the address is copied, not referenced. */
+class LastHit<T> {
+  private t: TunnelPort | null = null;
+  private readonly remote = new Uint8Array(16);
+  private extra = 0;
+  private value: T | null = null;
+
+  get(t: TunnelPort, remote: Uint8Array, extra: number): T | null {
+    if (t !== this.t || extra !== this.extra) return null;
+    const n = t.ipVersion === 4 ? 4 : 16;
+    for (let i = 0; i < n; i++) if (remote[i] !== this.remote[i]) return null;
+    return this.value;
+  }
+
+  set(t: TunnelPort, remote: Uint8Array, extra: number, value: T): void {
+    this.t = t;
+    this.remote.set(remote.subarray(0, t.ipVersion === 4 ? 4 : 16));
+    this.extra = extra;
+    this.value = value;
+  }
+
+  clear(): void {
+    this.t = null;
+    this.value = null;
   }
 }

@@ -14,9 +14,19 @@
 // Decapsulation strips the outer headers by moving p.start; the inner frame then goes through the one
 // flow lookup, on tunnel metadata + inner headers. The result is the packet to go on with (a reassembly
 // buffer may replace the packet that arrived), with p.inPort set to the tunnel port, or null.
+//
+// A received batch (receiveUnderlay), before any of that:
+//   UDP GSO superframes (a peer's USO that no kernel cut) → split into their datagrams (uso-split.ts)
+//   GRO, NAPI-style per batch: in-order segments of one inner TCP flow inside VXLAN/GPE/Geneve (or
+//   plain TCP) become one encapsulated superframe, so decap and the flow lookup run once per ~64 KB
+//   and the guest port gets one superframe. GRO starts at the first packet it could hold
+//   (Coalescer.passes / passesDecapped); the ones before it go on at once, so a batch of UDP, ICMP…
+//   inside the tunnels never enters it, and its question costs a look at the inner IPv4 header.
 import * as ipr from '../offload/ipv4-reassemble.ts';
 import * as sttr from '../offload/stt-reassemble.ts';
+import type { Coalescer } from '../offload/tcp-gro.ts';
 import { GSO_UDP_TUNNEL } from '../offload/tunnel-gso.ts';
+import type { Batch } from '../packet/batch.ts';
 import {
   CSUM_VALID,
   ENCAP_GRE,
@@ -42,38 +52,110 @@ import { echo4, isIcmp4ToUs } from './echo-reply.ts';
 import { isIcmpv6, ndInput } from './nd.ts';
 import type { Port } from './port.ts';
 import type { Switch } from './switch.ts';
+import { receiveUso } from './uso-split.ts';
 
 const d = newDecap();
 const opts = { verifyChecksums: true };
 
-export function underlayInput(sw: Switch, port: Port, p: Packet): Packet | null {
+/** Runs a batch received on underlay `port` through the switch (the caller gives up the packets). */
+export function receiveUnderlay(sw: Switch, port: Port, batch: Batch, now: number): void {
+  if (receiveUso(sw, port.no, batch, now)) return;
+  // GRO passes every packet it cannot hold untouched and in order, and holds nothing between batches:
+  // so the packets before the first one it could hold go on at once, and GRO starts at that one.
+  const gro = sw.gro !== null && batch.count > 1 && !sw.dryRun ? sw.gro : null;
+  const n = batch.count;
+  for (let i = 0; i < n; i++) {
+    const p = batch.packets[i]!;
+    // decap-fast reads only (it fills `d`): for the frames it takes, GRO's question is a look at the
+    // inner IPv4 header, not a second walk of the outer ones.
+    opts.verifyChecksums = (p.flags & (NEEDS_CSUM | CSUM_VALID)) === 0;
+    const fast = decapUdpTunnel4(p.buf, p.view, p.start, p.end, opts, d);
+    if (gro !== null && !(fast ? gro.passesDecapped(p, d.inner) : gro.passes(p))) {
+      gro.countPassed(i);
+      coalesce(sw, port, batch, i, n, gro, now);
+      return;
+    }
+    batch.packets[i] = null;
+    deliver(sw, port, p, fast);
+  }
+  if (gro !== null) gro.countPassed(n);
+  batch.count = 0;
+}
+
+/** GRO over batch.packets[from, n), then every packet it gives back goes on. */
+function coalesce(
+  sw: Switch,
+  port: Port,
+  batch: Batch,
+  from: number,
+  n: number,
+  gro: Coalescer,
+  now: number,
+): void {
+  const out = sw.groOut;
+  out.count = 0;
+  for (let i = from; i < n; i++) {
+    gro.receive(batch.packets[i]!, out, now);
+    batch.packets[i] = null;
+  }
+  batch.count = 0;
+  gro.flush(out);
+  for (let i = 0; i < out.count; i++) {
+    const p = out.packets[i]!;
+    out.packets[i] = null;
+    opts.verifyChecksums = (p.flags & (NEEDS_CSUM | CSUM_VALID)) === 0;
+    deliver(sw, port, p, decapUdpTunnel4(p.buf, p.view, p.start, p.end, opts, d));
+  }
+  out.count = 0;
+}
+
+/** One received packet: counted, decapsulated (`fast`: decap-fast.ts took it, `d` holds its result), run. */
+function deliver(sw: Switch, port: Port, p: Packet, fast: boolean): void {
+  sw.counters.v[sw.c.rxPackets]!++;
+  port.rxPackets++;
+  port.rxBytes += p.end - p.start;
+  p.inPort = port.no;
+  const q = underlayInput(sw, port, p, fast);
+  if (q === null) return; // consumed (ARP, reassembly in progress) or dropped
+  const tunnelPort = rxTunnel!;
+  if (sw.trace) sw.trace.push(`decap: ${tunnelPort.name} tun_id=0x${q.tunIdLo.toString(16)}`);
+  tunnelPort.rxPackets++;
+  tunnelPort.rxBytes += q.end - q.start;
+  sw.pipeline(q);
+}
+
+/**
+ * `fast`: decapUdpTunnel4 already took p with the current `opts`, and `d` holds its result (it only
+ * reads, so doing it before the checks here changes nothing).
+ */
+export function underlayInput(sw: Switch, port: Port, p: Packet, fast: boolean): Packet | null {
   const b0 = p.buf;
   const o = p.start;
   if (p.end - o < 14) return drop(sw, p, 'drop-underlay-truncated');
   const m = sw.underlayMac;
-  const toUs = (b0[o]! & 1) === 1 || (b0[o] === m[0] && b0[o + 1] === m[1] && u32(b0, o + 2) === u32(m, 2));
+  const toUs =
+    (b0[o]! & 1) === 1 ||
+    (p.view.getUint16(o) === ((m[0]! << 8) | m[1]!) && p.view.getUint32(o + 2) === u32(m, 2));
   if (!toUs) return drop(sw, p, 'drop-underlay-not-our-mac');
+  // VXLAN or Geneve over plain IPv4 (decap-fast.ts) gives decapFrame's result without its general
+  // walk; being UDP, such a frame is none of ARP, ND or a ping to us.
+  if (fast) return decapped4(sw, p);
   // A frame from a vnet_hdr port may carry a partial outer checksum (NEEDS_CSUM: the kernel never
   // finished it, veth to veth) or one the kernel already checked (CSUM_VALID): verify only the others.
   opts.verifyChecksums = (p.flags & (NEEDS_CSUM | CSUM_VALID)) === 0;
-  // VXLAN or Geneve over plain IPv4 (decap-fast.ts) gives decapFrame's result without its general
-  // walk; being UDP, such a frame is none of ARP, ND or a ping to us.
-  let st: number = R.OK;
-  if (!decapUdpTunnel4(b0, o, p.end, opts, d)) {
-    if (u16(b0, o + 12) === etherType.ARP) {
-      arpInput(sw, port, p);
-      return null;
-    }
-    if (isIcmpv6(b0, o, p.end)) {
-      ndInput(sw, port, p);
-      return null;
-    }
-    if (isIcmp4ToUs(sw, b0, o, p.end)) {
-      echo4(sw, port, p);
-      return null;
-    }
-    st = decapFrame(p.buf, p.start, p.end, 1, opts, d);
+  if (u16(b0, o + 12) === etherType.ARP) {
+    arpInput(sw, port, p);
+    return null;
   }
+  if (isIcmpv6(b0, o, p.end)) {
+    ndInput(sw, port, p);
+    return null;
+  }
+  if (isIcmp4ToUs(sw, b0, o, p.end)) {
+    echo4(sw, port, p);
+    return null;
+  }
+  let st = decapFrame(p.buf, p.start, p.end, 1, opts, d);
   if (st === R.OUTER_FRAGMENT) {
     if (!isLocal(sw, p.buf, d.l3 + 16, d.ipVersion)) return drop(sw, p, 'drop-underlay-not-our-ip');
     p.l2 = p.start;
@@ -161,12 +243,76 @@ export function underlayInput(sw: Switch, port: Port, p: Packet): Packet | null 
   }
   if (d.encap === ENCAP_VXLAN_SOE && d.mss > 0) superframe(p, d.inner, d.mss, -1);
   else if (d.encap === ENCAP_STT) sttOffload(p, d.inner);
+  return toInner(p, tp);
+}
+
+/** The tunnel port of the packet underlayInput returned last (toInner sets it; saves a port lookup). */
+let rxTunnel: Port | null = null;
+
+/** p becomes the inner frame `d` found, received on tunnel port tp. */
+function toInner(p: Packet, tp: Port): Packet {
+  rxTunnel = tp;
   p.start = d.inner;
   p.end = d.innerEnd;
   p.l2 = p.l3 = p.l4 = -1;
   p.innerL2 = p.innerL3 = p.innerL4 = -1;
   p.inPort = tp.no;
   return p;
+}
+
+/**
+ * The rest of underlayInput for what decapUdpTunnel4 took (VXLAN or Geneve without options over plain
+ * IPv4): the same metadata, port choice and drops as the general path, without its branches for
+ * reassembly, STT, SOE and IPv6, and with addresses compared as u32 instead of byte loops.
+ */
+function decapped4(sw: Switch, p: Packet): Packet | null {
+  const b = p.buf;
+  const l3 = d.l3;
+  const src = p.view.getUint32(l3 + 12);
+  const dst = p.view.getUint32(l3 + 16);
+  p.tunIpVersion = 4;
+  put4(p.tunSrc, src);
+  put4(p.tunDst, dst);
+  p.tunTos = b[l3 + 1]!;
+  p.tunTtl = b[l3 + 8]!;
+  p.tunSrcPort = d.srcPort;
+  p.tunDstPort = d.dstPort;
+  const tp = tunnelPort4(sw, src, dst);
+  if (tp === null)
+    // A tunnel port's local_ip is one of nvo's addresses (Switch.addTunnel), so a match implies it;
+    // without one, the reason is the general path's: not our address, or no port for it.
+    return drop(sw, p, sw.localIps4.has(dst) ? 'drop-underlay-no-tunnel-port' : 'drop-underlay-not-our-ip');
+  p.tunEncap = tp.tunnel!.encap;
+  p.tunIdHi = 0;
+  p.tunIdLo = d.idLo >>> 0;
+  // As in the general path: a pending outer checksum goes with the outer headers; GRO's
+  // encapsulated-GSO bits describe the outer packet.
+  if ((p.flags & NEEDS_CSUM) !== 0 && p.csumStart < d.inner) p.flags = (p.flags & ~NEEDS_CSUM) | CSUM_VALID;
+  if ((p.gsoType & GSO_UDP_TUNNEL) !== 0) p.gsoType &= ~GSO_UDP_TUNNEL;
+  return toInner(p, tp);
+}
+
+/** findTunnelPort for decapped4's packets (encap VXLAN or Geneve, UDP, IPv4 addresses as u32). */
+function tunnelPort4(sw: Switch, src: number, dst: number): Port | null {
+  const tunnels = sw.tunnels;
+  for (let i = 0; i < tunnels.length; i++) {
+    const q = tunnels[i]!;
+    const t = q.tunnel!;
+    if (t.ipVersion !== 4 || t.local4 !== dst) continue;
+    if (t.encap !== d.encap && !(t.encap === ENCAP_VXLAN_SOE && d.encap === ENCAP_VXLAN)) continue;
+    if (t.dstPort !== 0 && d.dstPort !== t.dstPort) continue;
+    if (t.remote !== null && t.remote4 !== src) continue;
+    if (!t.keyFromFlow && (t.keyLo !== d.idLo >>> 0 || t.keyHi !== 0)) continue;
+    return q;
+  }
+  return null;
+}
+
+function put4(to: Uint8Array, v: number): void {
+  to[0] = v >>> 24;
+  to[1] = v >>> 16;
+  to[2] = v >>> 8;
+  to[3] = v;
 }
 
 /**

@@ -45,6 +45,8 @@ export const OP_OUT_FLOOD = 11;
 export const OP_OUT_ALL = 12;
 export const OP_OUT_LOCAL = 13;
 export const OP_OUT_CONTROLLER = 14;
+/** NORMAL resolved at translation (actions.ts NormalOutputAction): port, tun_id low word, VTEP words. */
+export const OP_OUT_RESOLVED = 15;
 
 export class Op {
   readonly code: number;
@@ -57,6 +59,8 @@ export class Op {
   readonly move: MoveAction | null;
   /** The action compiled (controller, output:CONTROLLER, dec_ttl): packet-in reads max_len, reason, its rule. */
   readonly source: Action | null;
+  /** OP_OUT_RESOLVED: the VTEP address words written at key word `word` (-1: none); tun_id low in `set`. */
+  readonly dst: Uint32Array | null;
 
   constructor(
     code: number,
@@ -66,6 +70,7 @@ export class Op {
     port = 0,
     move: MoveAction | null = null,
     source: Action | null = null,
+    dst: Uint32Array | null = null,
   ) {
     this.code = code;
     this.word = word;
@@ -74,6 +79,7 @@ export class Op {
     this.port = port;
     this.move = move;
     this.source = source;
+    this.dst = dst;
   }
 }
 
@@ -141,6 +147,9 @@ function compileAction(a: Action, ops: Op[]): void {
       else ops.push(new Op(OP_OUTPUT, 0, 0, 0, a.port < OFPP_MAX ? a.port : -1));
       return;
     }
+    case 'normal_output':
+      ops.push(new Op(OP_OUT_RESOLVED, a.dstWord, 0, a.tunIdLo, a.port, null, a, Uint32Array.from(a.dst)));
+      return;
     case 'controller':
       ops.push(new Op(OP_CONTROLLER, 0, 0, 0, 0, null, a));
       return;

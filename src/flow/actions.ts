@@ -103,6 +103,20 @@ export interface WriteMetadataAction {
   value: bigint;
   mask: bigint;
 }
+/**
+ * NORMAL resolved at translation for a known unicast destination (xlate-normal in the datapath; OVS
+ * xlate_normal): output to `port`, and when it is a tunnel, with tun_id's low word = `tunIdLo` and the
+ * learned VTEP written at key word `dstWord` (TUN_DST: 1 word, TUN_IPV6_DST: 4; -1 = none) for that
+ * output only. Made by translation, never parsed or printed as ovs-ofctl text.
+ */
+export interface NormalOutputAction {
+  kind: 'normal_output';
+  port: number;
+  /** -1: not a tunnel port (no tunnel words are set). */
+  tunIdLo: number;
+  dstWord: number;
+  dst: readonly number[];
+}
 /** note:hex.bytes — carries opaque bytes, does nothing (as OVS NXAST_NOTE). */
 export interface NoteAction {
   kind: 'note';
@@ -122,7 +136,8 @@ export type Action =
   | ResubmitAction
   | GotoTableAction
   | WriteMetadataAction
-  | NoteAction;
+  | NoteAction
+  | NormalOutputAction;
 
 /** FLOW_MOD flags (OF1.3 ofp_flow_mod_flags). */
 export const FF_SEND_FLOW_REM = 1;

@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
+import { ActionProgram } from './action-program.ts';
 import type { Action } from './actions.ts';
 import { FlowCache, LEVEL_EMC, LEVEL_MEGAFLOW, LEVEL_UPCALL } from './cache.ts';
 import { fieldByName, setField } from './fields.ts';
@@ -94,6 +95,7 @@ const event = fc.oneof(
   { weight: 8, arbitrary: keyArb.map((k) => ({ kind: 'packet' as const, k })) },
   { weight: 1, arbitrary: flowArb.map((f) => ({ kind: 'add' as const, f })) },
   { weight: 1, arbitrary: flowArb.map((f) => ({ kind: 'del' as const, f })) },
+  { weight: 1, arbitrary: flowArb.map((f) => ({ kind: 'mod' as const, f })) },
 );
 
 const text = (a: readonly Action[]) => formatActions(a);
@@ -112,6 +114,7 @@ test('cached lookups (EMC, megaflow) == full translation, across table changes',
         const wc = new Uint32Array(KEY_WORDS);
         for (const ev of events) {
           if (ev.kind === 'add') tables.apply('add', parseFlow(ev.f), 0);
+          else if (ev.kind === 'mod') tables.apply('modify', parseFlow(ev.f, {}, 'modify'), 0);
           else if (ev.kind === 'del') {
             const s = parseFlow(ev.f.replace(/,?actions=.*/, ''), {}, 'delete');
             tables.apply('delete', s, 0);
@@ -121,6 +124,8 @@ test('cached lookups (EMC, megaflow) == full translation, across table changes',
             translate(tables, ev.k, wc, ref);
             assert.equal(text(mf.actions), text(ref.actions), `level ${cache.level}`);
             assert.deepEqual(mf.rules, ref.rules);
+            // The compiled program too (cache.ts reuses one per rule action list).
+            assert.deepEqual(mf.program, new ActionProgram(ref.actions));
           }
         }
       },
@@ -197,4 +202,24 @@ test('a value moved into a field that a later table matches becomes part of the 
     'move:NXM_OF_ETH_DST[0..7]->NXM_NX_REG0[0..7],output:5',
   ]);
   assert.equal(cache.megaflowHits, 2);
+});
+
+test('upcalls through one rule share its compiled actions, until a modify gives the rule new ones', () => {
+  const tables = new FlowTables();
+  tables.apply('add', parseFlow('priority=10,ip,actions=output:2'), 0);
+  const cache = new FlowCache(tables, { emcEntries: 0 });
+  const key = (src: number) => {
+    const k = newKey();
+    setField(k, F('eth_type'), 0x0800n);
+    setField(k, F('ip_src'), BigInt(src));
+    return k;
+  };
+  const a = cache.lookup(key(1), 0, 60, 0);
+  cache.flush();
+  const b = cache.lookup(key(2), 0, 60, 0);
+  assert.notEqual(a, b);
+  assert.equal(a.program, b.program, 'one program for both megaflows');
+  tables.apply('modify', parseFlow('priority=10,ip,actions=output:3', {}, 'modify'), 0);
+  const c = cache.lookup(key(3), 0, 60, 0);
+  assert.equal(c.program.ops[0]!.port, 3);
 });

@@ -19,7 +19,13 @@ import { addSubtable, findSubtable } from './classifier.ts';
 import { type FlowKey, hashMasked, KEY_WORDS, keyEquals } from './key.ts';
 import { SHAPE_ALL, sameInShape } from './key-shape.ts';
 import type { FlowEntry, FlowTables } from './table.ts';
-import { newTranslation, type Translation, translate } from './xlate.ts';
+import {
+  type NormalHook,
+  newTranslation,
+  type Translation,
+  translate,
+  type XlateCacheEntry,
+} from './xlate.ts';
 
 export const LEVEL_EMC = 1;
 export const LEVEL_MEGAFLOW = 2;
@@ -44,7 +50,12 @@ export class Megaflow {
   /** Translation trace (tables visited), for `nvo trace`. */
   readonly path: { table: number; entry: FlowEntry | null }[];
   readonly error: string;
+  /** Side state to refresh while the megaflow is used (learned MACs), pushed by FlowCache.pushStats. */
+  readonly xc: XlateCacheEntry[];
   hits = 0;
+  /** Time (ms) of the last hit, and of the last one pushed to `xc`. */
+  used = 0;
+  pushed = -1;
   installed = false;
 
   /** `mask` and `words` (its non-zero words) are kept, not copied: an installed megaflow shares its subtable's. */
@@ -54,12 +65,36 @@ export class Megaflow {
     this.value = new Uint32Array(words.length);
     for (let j = 0; j < words.length; j++) this.value[j] = (k[words[j]!]! & mask[words[j]!]!) >>> 0;
     this.actions = t.actions.slice();
-    this.program = new ActionProgram(this.actions);
+    this.program = programOf(t);
     this.rules = t.rules.slice();
     this.path = t.path.slice();
     this.error = t.error;
+    this.xc = t.xc.length === 0 ? NO_XC : t.xc.slice();
   }
 }
+
+/**
+ * A translation's compiled actions. When they are exactly one rule's action list (the usual upcall: one
+ * flow matched, no goto_table or resubmit), the program compiled for that list is reused (an
+ * ActionProgram is immutable): upcalls for many flows through one rule compile it once, not per flow.
+ * Valid while the rule keeps that list (a FLOW_MOD modify gives it a new one).
+ */
+const rulePrograms = new WeakMap<FlowEntry, { actions: readonly Action[]; program: ActionProgram }>();
+function programOf(t: Translation): ActionProgram {
+  if (t.rules.length !== 1) return new ActionProgram(t.actions);
+  const rule = t.rules[0]!;
+  const ra = rule.actions;
+  if (ra.length !== t.actions.length) return new ActionProgram(t.actions);
+  for (let i = 0; i < ra.length; i++) if (ra[i] !== t.actions[i]) return new ActionProgram(t.actions);
+  const memo = rulePrograms.get(rule);
+  if (memo !== undefined && memo.actions === ra) return memo.program;
+  const program = new ActionProgram(ra);
+  rulePrograms.set(rule, { actions: ra, program });
+  return program;
+}
+
+/** The `xc` of every megaflow without side state (most): one shared empty list, not one per upcall. */
+const NO_XC: XlateCacheEntry[] = [];
 
 function nonZeroWords(mask: Uint32Array): Int32Array {
   const w: number[] = [];
@@ -87,6 +122,8 @@ export interface CacheConfig {
   megaflowMax?: number;
   /** Seed of the insertion PRNG (tests). */
   seed?: number;
+  /** Resolves output:NORMAL at translation (xlate.ts NormalHook); without it NORMAL runs per packet. */
+  normal?: NormalHook;
 }
 
 export class FlowCache {
@@ -141,6 +178,7 @@ export class FlowCache {
     this.megaflowMax = cfg.megaflowMax ?? 65536;
     this.rng = (cfg.seed ?? 0x9e3779b9) | 0 || 1;
     this.seenGeneration = tables.generation;
+    this.xl.normal = cfg.normal ?? null;
   }
 
   get megaflowCount(): number {
@@ -149,6 +187,11 @@ export class FlowCache {
 
   /** Drops every cached entry (called automatically when the tables' generation changes). */
   flush(): void {
+    // Hits not yet pushed stand for learning the hit path skipped: dropped with their megaflows, a MAC
+    // whose only traffic since the last tick rode a cached answer would age out early (OVS pushes a
+    // deleted datapath flow's final stats the same way). A MAC that moved or went since is left alone
+    // (MacLearning.touch).
+    this.pushStats();
     this.subtables = [];
     this.byMask.clear();
     this.lastSubtable = null;
@@ -187,6 +230,7 @@ export class FlowCache {
       if (mf.installed) this.maybeEmcInsert(k, hash, shape, mf);
     }
     mf.hits++;
+    mf.used = now;
     const rules = mf.rules;
     for (let i = 0; i < rules.length; i++) {
       const r = rules[i]!;
@@ -199,12 +243,24 @@ export class FlowCache {
 
   private emcLookup(k: FlowKey, hash: number, shape: number): Megaflow | null {
     if (this.emcSize === 0) return null;
-    for (let c = 0; c < 2; c++) {
-      const i = (c === 0 ? hash : hash >>> 13) & this.emcMask;
-      if (this.emcGen[i] !== this.emcGeneration || this.emcHash[i] !== hash || this.emcShape[i] !== shape)
-        continue;
-      if (sameInShape(k, this.emcKeys, i * KEY_WORDS, shape)) return this.emcFlow[i]!;
-    }
+    const gen = this.emcGeneration;
+    // Two candidate slots; the hash is compared first (one load rejects almost every wrong slot).
+    let i = hash & this.emcMask;
+    if (
+      this.emcHash[i] === hash &&
+      this.emcGen[i] === gen &&
+      this.emcShape[i] === shape &&
+      sameInShape(k, this.emcKeys, i * KEY_WORDS, shape)
+    )
+      return this.emcFlow[i]!;
+    i = (hash >>> 13) & this.emcMask;
+    if (
+      this.emcHash[i] === hash &&
+      this.emcGen[i] === gen &&
+      this.emcShape[i] === shape &&
+      sameInShape(k, this.emcKeys, i * KEY_WORDS, shape)
+    )
+      return this.emcFlow[i]!;
     return null;
   }
 
@@ -294,6 +350,21 @@ export class FlowCache {
     this.megaflows++;
     this.megaflowInstalls++;
     return mf;
+  }
+
+  /**
+   * Pushes each installed megaflow's last use to its xlate-cache entries (OVS's revalidator does this
+   * with XC_NORMAL): a MAC learned on an upcall keeps its age from the megaflow's hits, so the hit path
+   * does no learning. Timer path (Switch.tick), once per megaflow that was used since the last push.
+   */
+  pushStats(): void {
+    for (const st of this.subtables)
+      for (const b of st.buckets.values())
+        for (const mf of b) {
+          if (mf.xc.length === 0 || mf.used === mf.pushed || mf.hits === 0) continue;
+          mf.pushed = mf.used;
+          for (const x of mf.xc) x.push(mf.used);
+        }
   }
 
   /** Number of megaflow subtables (distinct masks). */

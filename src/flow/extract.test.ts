@@ -8,9 +8,10 @@ import { fields, needScapy, needTshark, scapy, tshark } from '../../test/harness
 import { ENCAP_VXLAN, Packet } from '../packet/packet.ts';
 import { fromHex } from '../wire/bytes.ts';
 import { OK, TRUNCATED } from '../wire/status.ts';
-import { extractKey } from './extract.ts';
+import { extractFrame, extractKey } from './extract.ts';
 import { fieldByName, getField } from './fields.ts';
 import * as K from './key.ts';
+import { shapeEnd, shapeOf } from './key-shape.ts';
 
 const FRAMES = `
 frames = [
@@ -228,4 +229,98 @@ test('hostile input: random bytes and every truncation never throw and stay in b
     ),
     { numRuns: 4000 },
   );
+});
+
+// The straight-line IPv4 path (ipv4Fast) against the general parser (extractFrame), on IPv4 frames with
+// every header byte that decides between them drawn at random: ethertype, version/IHL, fragment bits,
+// protocol, total length, and the frame cut short anywhere. The keys must be equal word for word.
+test('IPv4 fast path == general parser on random IPv4 headers and lengths', () => {
+  const frame = fc.record({
+    type: fc.constantFrom(0x0800, 0x0800, 0x8100, 0x86dd),
+    vihl: fc.constantFrom(0x45, 0x45, 0x46, 0x44, 0x55),
+    tos: fc.integer({ min: 0, max: 255 }),
+    tot: fc.oneof(fc.integer({ min: 0, max: 80 }), fc.constant(50)),
+    frag: fc.constantFrom(0, 0, 0x4000, 0x2000, 0x0001, 0x8000),
+    ttl: fc.integer({ min: 0, max: 255 }),
+    proto: fc.constantFrom(6, 17, 132, 1, 58, 47),
+    rest: fc.uint8Array({ minLength: 40, maxLength: 40 }),
+    len: fc.oneof(fc.integer({ min: 0, max: 80 }), fc.constant(80)),
+    tunnel: fc.constantFrom(0, 4, 6),
+    tun: fc.uint8Array({ minLength: 36, maxLength: 36 }),
+  });
+  let fastOnes = 0;
+  fc.assert(
+    fc.property(frame, (f) => {
+      const b = new Uint8Array(80);
+      b.set([2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2], 0);
+      b.set(f.rest, 26);
+      const dv = new DataView(b.buffer);
+      dv.setUint16(12, f.type);
+      b[14] = f.vihl;
+      b[15] = f.tos;
+      dv.setUint16(16, f.tot);
+      dv.setUint16(20, f.frag);
+      b[22] = f.ttl;
+      b[23] = f.proto;
+      const bytes = b.subarray(0, f.len);
+      const p = packetOf(bytes);
+      if (f.tunnel) {
+        p.tunEncap = ENCAP_VXLAN;
+        p.tunIpVersion = f.tunnel;
+        p.tunIdLo = (f.tun[0]! << 16) | (f.tun[1]! << 8) | f.tun[2]!;
+        p.tunSrc.set(f.tun.subarray(4, 20));
+        p.tunDst.set(f.tun.subarray(20, 36));
+      }
+      const fast = K.newKey();
+      const st = extractKey(p, fast);
+      // Frames the fast path takes: 20-byte header, TCP / UDP / SCTP / ICMP, no fragment, all there.
+      if (
+        st === OK &&
+        f.type === 0x0800 &&
+        f.vihl === 0x45 &&
+        (f.frag & 0x3fff) === 0 &&
+        f.proto !== 58 &&
+        f.proto !== 47
+      )
+        fastOnes++;
+      const general = K.newKey();
+      const q = packetOf(bytes);
+      if (f.tunnel) {
+        q.tunEncap = ENCAP_VXLAN;
+        q.tunIpVersion = f.tunnel;
+        q.tunIdLo = p.tunIdLo;
+        q.tunSrc.set(p.tunSrc);
+        q.tunDst.set(p.tunDst);
+        q.end = q.start; // no frame: extractKey sets only in_port and the tunnel words
+        extractKey(q, general);
+      }
+      general[K.IN_PORT] = 7;
+      assert.equal(extractFrame(bytes, 0, bytes.length, general), st);
+      assert.deepEqual(Array.from(fast), Array.from(general));
+    }),
+    { numRuns: 3000 },
+  );
+  assert.ok(fastOnes > 50, `${fastOnes} frames for the fast path`);
+});
+
+test('a reused key: extraction with `clean` (the last shape end) == extraction into a fresh key', () => {
+  const v6nd = fromHex(
+    `333300000001000000000001 86dd 6000000000203aff ${'fe80'.padEnd(32, '0')} ${'ff02'.padEnd(32, '0')} 87000000 00000000 ${'fe80'.padEnd(30, '0')}02 0101000000000001`,
+  );
+  const arp = fromHex(
+    'ffffffffffff00000000000a08060001080006040001 00000000000a 0a000001 000000000000 0a000002',
+  );
+  const v4 = fromHex(
+    '000000000002000000000001 0800 4500001c 00000000 4011 0000 01010101 02020202 0035 0050 0008 0000',
+  );
+  const reused = K.newKey();
+  let clean = K.KEY_WORDS;
+  for (const bytes of [v6nd, v4, arp, v4, v6nd, v6nd, v4]) {
+    const p = packetOf(bytes);
+    extractKey(p, reused, clean);
+    const fresh = K.newKey();
+    extractKey(packetOf(bytes), fresh);
+    assert.deepEqual(Array.from(reused), Array.from(fresh));
+    clean = shapeEnd(shapeOf(reused, 0));
+  }
 });

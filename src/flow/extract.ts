@@ -26,6 +26,7 @@ import {
   IPV6_DST,
   IPV6_LABEL,
   IPV6_SRC,
+  KEY_WORDS,
   ND_SLL,
   ND_TARGET,
   ND_TLL,
@@ -71,27 +72,28 @@ function ip6(b: Uint8Array, o: number, k: FlowKey, w: number): void {
  * Fills `k` from packet `p`: in_port, tunnel metadata (p.tun*), then the headers of the frame that starts
  * at p.innerL2 when the packet was decapsulated in place (innerL2 >= 0), else at p.start. Sets the header
  * offsets it found: l2/l3/l4 for a plain frame, innerL3/innerL4 for an inner one (-1 when absent), so
- * actions can rewrite fields without parsing again.
+ * actions can rewrite fields without parsing again. `clean`: words [clean, KEY_WORDS) of k are already 0
+ * (the default, KEY_WORDS, assumes nothing).
  */
-export function extractKey(p: Packet, k: FlowKey): Status {
-  k.fill(0); // a memset: ≈ 22 ns here against ≈ 60 ns for 76 indexed stores
+export function extractKey(p: Packet, k: FlowKey, clean: number = KEY_WORDS): Status {
+  // Every word of [0, 33) (in_port, L2, IPv4, L4, tunnel metadata) is stored below, zeros included, as
+  // straight-line code (measured on this VM: 25 such stores ≈ 6.5 ns, fill(0) of the whole key, a builtin
+  // call, ≈ 16.6 ns, a 33-word loop ≈ 15.4 ns). The rest only when the caller can't vouch for it: the
+  // datapath reuses one key, and its last extraction's shape says how far that one wrote (shapeEnd).
+  if (clean > TUN_IPV6_DST + 4) k.fill(0, TUN_IPV6_DST + 4, clean);
   k[IN_PORT] = p.inPort >>> 0;
-  if (p.tunEncap !== 0) {
-    k[TUN_ENCAP] = p.tunEncap;
-    k[TUN_ID] = p.tunIdHi >>> 0;
-    k[TUN_ID + 1] = p.tunIdLo >>> 0;
-    k[TUN_FLAGS] = p.tunFlags & 0xffff;
-    if (p.tunIpVersion === 4) {
-      k[TUN_SRC] = u32(p.tunSrc, 0);
-      k[TUN_DST] = u32(p.tunDst, 0);
-    } else if (p.tunIpVersion === 6) {
-      ip6(p.tunSrc, 0, k, TUN_IPV6_SRC);
-      ip6(p.tunDst, 0, k, TUN_IPV6_DST);
-    }
-  }
+  tunnelWords(p, k);
   const inner = p.innerL2 >= 0;
   const l2 = inner ? p.innerL2 : p.start;
-  const st = extractFrame(p.buf, l2, p.end, k);
+  const b = p.buf;
+  let st: Status = OK;
+  if (ipv4Fast(b, p.view, l2, p.end, k)) {
+    l3Found = l2 + 14;
+    l4Found = l2 + 34;
+  } else {
+    zeroFrameWords(k);
+    st = extractFrame(b, l2, p.end, k);
+  }
   if (inner) {
     p.innerL3 = l3Found;
     p.innerL4 = l4Found;
@@ -101,6 +103,116 @@ export function extractKey(p: Packet, k: FlowKey): Status {
     p.l4 = l4Found;
   }
   return st;
+}
+
+/** Words 19..32: the tunnel metadata of p, zeros where it has none. */
+function tunnelWords(p: Packet, k: FlowKey): void {
+  if (p.tunEncap === 0) {
+    k[TUN_ID] = 0;
+    k[TUN_ID + 1] = 0;
+    k[TUN_SRC] = 0;
+    k[TUN_DST] = 0;
+    k[TUN_FLAGS] = 0;
+    k[TUN_ENCAP] = 0;
+    zeroIpv6Tunnel(k);
+    return;
+  }
+  k[TUN_ENCAP] = p.tunEncap;
+  k[TUN_ID] = p.tunIdHi >>> 0;
+  k[TUN_ID + 1] = p.tunIdLo >>> 0;
+  k[TUN_FLAGS] = p.tunFlags & 0xffff;
+  const v = p.tunIpVersion;
+  k[TUN_SRC] = v === 4 ? u32(p.tunSrc, 0) : 0;
+  k[TUN_DST] = v === 4 ? u32(p.tunDst, 0) : 0;
+  if (v === 6) {
+    ip6(p.tunSrc, 0, k, TUN_IPV6_SRC);
+    ip6(p.tunDst, 0, k, TUN_IPV6_DST);
+  } else zeroIpv6Tunnel(k);
+}
+
+/** Words 25..32 (tun_ipv6_src, tun_ipv6_dst), straight-line (as extractKey: stores beat a loop here). */
+function zeroIpv6Tunnel(k: FlowKey): void {
+  k[TUN_IPV6_SRC] = 0;
+  k[TUN_IPV6_SRC + 1] = 0;
+  k[TUN_IPV6_SRC + 2] = 0;
+  k[TUN_IPV6_SRC + 3] = 0;
+  k[TUN_IPV6_DST] = 0;
+  k[TUN_IPV6_DST + 1] = 0;
+  k[TUN_IPV6_DST + 2] = 0;
+  k[TUN_IPV6_DST + 3] = 0;
+}
+
+/**
+ * The common frame in one straight pass: untagged Ethernet, IPv4 without options, not a fragment, TCP /
+ * UDP / SCTP / ICMP with the whole L4 header present. Writes every word 1..18 and returns true; false
+ * (having written some) for anything else, which the general parser below then takes from scratch.
+ * The same rules as ipv4() and l4(): the IPv4 total length only ever shortens what is read.
+ */
+function ipv4Fast(b: Uint8Array, v: DataView, o: number, end: number, k: FlowKey): boolean {
+  if (end - o < 38 || v.getUint16(o + 12) !== 0x0800 || b[o + 14] !== 0x45) return false;
+  if ((v.getUint16(o + 20) & 0x3fff) !== 0) return false;
+  const proto = b[o + 23]!;
+  const tot = v.getUint16(o + 16);
+  const l3end = tot >= 20 && o + 14 + tot < end ? o + 14 + tot : end;
+  const room = l3end - (o + 34);
+  const l4 = o + 34;
+  if (proto === 6) {
+    if (room < 20) return false;
+    k[TP_SRC] = v.getUint16(l4);
+    k[TP_DST] = v.getUint16(l4 + 2);
+    k[TCP_FLAGS] = v.getUint16(l4 + 12) & 0x0fff;
+    k[ICMP_TYPE] = 0;
+    k[ICMP_CODE] = 0;
+  } else if (proto === 17 || proto === 132) {
+    if (room < 8) return false;
+    k[TP_SRC] = v.getUint16(l4);
+    k[TP_DST] = v.getUint16(l4 + 2);
+    k[TCP_FLAGS] = 0;
+    k[ICMP_TYPE] = 0;
+    k[ICMP_CODE] = 0;
+  } else if (proto === 1) {
+    if (room < 4) return false;
+    k[TP_SRC] = 0;
+    k[TP_DST] = 0;
+    k[TCP_FLAGS] = 0;
+    k[ICMP_TYPE] = b[l4]!;
+    k[ICMP_CODE] = b[l4 + 1]!;
+  } else return false;
+  k[DL_DST] = v.getUint16(o);
+  k[DL_DST + 1] = v.getUint32(o + 2);
+  k[DL_SRC] = v.getUint16(o + 6);
+  k[DL_SRC + 1] = v.getUint32(o + 8);
+  k[DL_TYPE] = 0x0800;
+  k[VLAN_TCI] = 0;
+  k[VLAN2_TCI] = 0;
+  k[NW_SRC] = v.getUint32(o + 26);
+  k[NW_DST] = v.getUint32(o + 30);
+  k[NW_PROTO] = proto;
+  k[NW_TOS] = b[o + 15]!;
+  k[NW_TTL] = b[o + 22]!;
+  k[NW_FRAG] = 0;
+  return true;
+}
+
+function zeroFrameWords(k: FlowKey): void {
+  k[1] = 0;
+  k[2] = 0;
+  k[3] = 0;
+  k[4] = 0;
+  k[5] = 0;
+  k[6] = 0;
+  k[7] = 0;
+  k[8] = 0;
+  k[9] = 0;
+  k[10] = 0;
+  k[11] = 0;
+  k[12] = 0;
+  k[13] = 0;
+  k[14] = 0;
+  k[15] = 0;
+  k[16] = 0;
+  k[17] = 0;
+  k[18] = 0;
 }
 
 // Offsets found by the last extractFrame call (module scratch: extraction is synchronous and not

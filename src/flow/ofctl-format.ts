@@ -270,6 +270,18 @@ export function formatAction(a: Action, opts: FormatOptions = {}): string {
       if (a.trunc) return `output(port=${port},max_len=${a.maxLen})`;
       return a.port < OFPP_MAX || a.port === OFPP_UNRESOLVED ? `output:${port}` : port;
     }
+    case 'normal_output': {
+      // A datapath action (NORMAL resolved at translation), printed like OVS's dpctl flows.
+      const out = `output:${formatPort(a.port, opts)}`;
+      if (a.tunIdLo < 0) return out;
+      const dst =
+        a.dstWord < 0
+          ? ''
+          : a.dst.length === 1
+            ? `,dst=${a.dst[0]! >>> 24}.${(a.dst[0]! >>> 16) & 255}.${(a.dst[0]! >>> 8) & 255}.${a.dst[0]! & 255}`
+            : `,ipv6_dst=${a.dst.map((w) => (w >>> 0).toString(16).padStart(8, '0')).join('')}`;
+      return `set(tunnel(tun_id=0x${a.tunIdLo.toString(16)}${dst})),${out}`;
+    }
     case 'controller': {
       if (a.reason === 'action' && a.id === 0) return `CONTROLLER:${a.maxLen}`;
       const parts: string[] = [];

@@ -8,7 +8,7 @@
 // with the rest of the current actions; exit stops everything; a table miss drops (OF1.3 has no
 // implicit controller miss). Depth is bounded like OVS (64 nested resubmits, 4096 table lookups).
 import type { Action } from './actions.ts';
-import { OFPP_IN_PORT } from './actions.ts';
+import { OFPP_IN_PORT, OFPP_NORMAL } from './actions.ts';
 import { fieldMax, getField, setField } from './fields.ts';
 import { type FlowKey, IN_PORT, METADATA, newKey } from './key.ts';
 import type { FlowEntry, FlowTables } from './table.ts';
@@ -26,12 +26,28 @@ export interface Translation {
   path: { table: number; entry: FlowEntry | null }[];
   /** Set when translation stopped because of a limit (the packet is then dropped). */
   error: string;
+  /**
+   * Resolves output:NORMAL against the switch's MAC table (the datapath installs it; null = NORMAL stays
+   * an action run per packet). It pushes the actions that replace NORMAL onto `out.actions`, sets in
+   * `wc` every bit its answer depended on, and may add an entry to `out.xc`.
+   */
+  normal: NormalHook | null;
+  /** What the megaflow's hits must refresh, pushed from `FlowCache.pushStats` (OVS xlate cache, XC_NORMAL). */
+  xc: XlateCacheEntry[];
+}
+
+export type NormalHook = (k: FlowKey, wc: Uint32Array, out: Translation) => void;
+
+/** Side state a translation consulted that a megaflow's hits keep alive (a learned MAC's age). */
+export interface XlateCacheEntry {
+  /** The megaflow was last used at `usedMs`. */
+  push(usedMs: number): void;
 }
 
 const translationKey = newKey();
 
 export function newTranslation(): Translation {
-  return { actions: [], rules: [], path: [], error: '' };
+  return { actions: [], rules: [], path: [], error: '', normal: null, xc: [] };
 }
 
 /**
@@ -42,6 +58,7 @@ export function translate(tables: FlowTables, k: FlowKey, wc: Uint32Array, out: 
   out.actions.length = 0;
   out.rules.length = 0;
   out.path.length = 0;
+  out.xc.length = 0;
   out.error = '';
   // The key later tables see: a module scratch (translation is synchronous and never nests), since a
   // fresh 76-word copy per upcall is an off-heap allocation.
@@ -132,6 +149,10 @@ function runTable(
           out.actions.push(a);
           break;
         }
+        case 'output':
+          if (a.port === OFPP_NORMAL && out.normal !== null) out.normal(k, wc, out);
+          else out.actions.push(a);
+          break;
         default:
           out.actions.push(a);
       }

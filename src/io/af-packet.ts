@@ -5,7 +5,7 @@
 // with recvmmsg/sendmmsg: one syscall and one addon call per burst. A C forwarder built this way moved
 // 17.5 Gbit/s on this machine.
 import { type Pool, SUPER_SLOT } from '../packet/pool.ts';
-import { KIND_PACKET, requireNative, VNET_HDR_LEN } from './native.ts';
+import { KIND_PACKET, type NativeIo, requireNative, VNET_HDR_LEN } from './native.ts';
 import { NativePort, type NativePortOptions } from './native-port.ts';
 
 export interface AfPacketOptions extends NativePortOptions {
@@ -22,6 +22,7 @@ export interface AfPacketOptions extends NativePortOptions {
 
 export class AfPacketPort extends NativePort {
   readonly ifindex: number;
+  private readonly io: NativeIo;
 
   constructor(o: AfPacketOptions) {
     const native = requireNative('AF_PACKET');
@@ -47,5 +48,16 @@ export class AfPacketPort extends NativePort {
       o,
     );
     this.ifindex = s.ifindex;
+    this.io = native;
+  }
+
+  /**
+   * Frames the kernel dropped before nvo could read them (the socket's receive queue, rcvbuf, was
+   * full) as `rx-drop-socket-full`: without it an overloaded port loses frames no counter shows.
+   */
+  refreshCounters(): void {
+    if (this.fd < 0) return;
+    const n = this.io.packetDrops(this.fd);
+    if (n > 0) this.counters.add('rx-drop-socket-full', n);
   }
 }

@@ -63,6 +63,8 @@ export interface IoBackend {
    * stops with null. Used by the poller; the callback must call rxBurst until it returns short.
    */
   onReadable(cb: (() => void) | null): void;
+  /** Optional, cold: pulls in counters the kernel keeps for the device (called about once a second). */
+  refreshCounters?(): void;
   /** Closes the device/socket; idempotent. Packets held in the rx reserve go back to the pool. */
   close(): void;
 }

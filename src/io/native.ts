@@ -95,6 +95,8 @@ export interface NativeIo {
   pollStart(fd: number, events: number, cb: (status: number, events: number) => void): object;
   pollStop(handle: object): void;
   pollUpdate(handle: object, events: number): void;
+  /** AF_PACKET: frames the kernel dropped on a full receive queue since the last call, or -errno. */
+  packetDrops(fd: number): number;
   readonly DESC_WORDS: number;
   readonly MAX_BURST: number;
 }

@@ -20,6 +20,9 @@ import type { Batch } from '../packet/batch.ts';
 import { Counters } from '../packet/counters.ts';
 import {
   CSUM_VALID,
+  ENCAP_GENEVE,
+  ENCAP_NONE,
+  ENCAP_VXLAN,
   FIXED_ID,
   GSO_NONE,
   GSO_TCPV4,
@@ -188,6 +191,46 @@ export class Coalescer {
     this.hold(p, out, now);
   }
 
+  /**
+   * True when p is one GRO passes on untouched (quickNotTcp). With nothing held (between batches),
+   * such a packet may go on without receive(): the caller runs GRO only from the first packet for
+   * which this is false (datapath/underlay-input.ts), and counts the others with countPassed(n).
+   */
+  passes(p: Packet): boolean {
+    return this.quickNotTcp(p);
+  }
+
+  /**
+   * passes(p) for a frame decap-fast.ts accepted (untagged IPv4 without options, not a fragment, UDP
+   * with a length that holds the tunnel header and an inner Ethernet header at `inner`): the outer
+   * checks quickNotTcp would repeat are known to hold, so only the port, the VXLAN I flag and the inner
+   * IPv4 header are read. Same answer.
+   */
+  passesDecapped(p: Packet, inner: number): boolean {
+    if ((p.flags & SUPERFRAME) !== 0 || p.gsoType !== GSO_NONE) return false;
+    const b = p.buf;
+    const o = p.start;
+    const v = p.view;
+    const kind = this.ports.kind[v.getUint16(o + 36)]!;
+    if (kind === ENCAP_VXLAN) {
+      // quickNotTcp's VXLAN case: its inner frame (o + 50) is `inner`, and it starts before the IP end.
+      if ((b[o + 42]! & 0x08) === 0 || !plainIpv4v(v, inner, p.end) || b[inner + 23] === ipp.TCP)
+        return false;
+    } else if (kind === ENCAP_GENEVE && v.getUint32(o + 42) === GENEVE_PLAIN) {
+      // groTunnel's Geneve case for version 0, no options, O clear, protocol 0x6558: inner at o + 50.
+      if (!plainIpv4v(v, inner, p.end) || b[inner + 23] === ipp.TCP) return false;
+    } else if (kind !== ENCAP_NONE) return this.quickNotTcp(p);
+    return true;
+  }
+
+  /** Counts n packets that passes()/passesDecapped() let go on, as receive() would have counted them. */
+  countPassed(n: number): void {
+    const c = this.counters.v;
+    c[r.IN]! += n;
+    c[r.PASS_NOT_TCP]! += n;
+    c[r.OUT_SINGLE]! += n;
+  }
+
   /** Delivers every held aggregate (end of the receive batch). */
   flush(out: Batch): void {
     for (let i = 0; i < this.held.length; i++) {
@@ -224,16 +267,26 @@ export class Coalescer {
    */
   private quickNotTcp(p: Packet): boolean {
     const b = p.buf;
+    const v = p.view;
     const o = p.start;
     const end = p.end;
     if ((p.flags & SUPERFRAME) !== 0 || p.gsoType !== GSO_NONE) return false;
-    if (!plainIpv4(b, o, end)) return false;
+    if (!plainIpv4v(v, o, end)) return false;
     const proto = b[o + 23]!;
     if (proto === ipp.TCP) return false;
     if (proto !== ipp.UDP) return true;
     if (end - o < 14 + 20 + 8) return false;
-    const ipEnd = o + 14 + u16(b, o + 16);
-    const k = groTunnel(b, o + 34, Math.min(ipEnd, end), this.ports, this.start);
+    const ipEnd = Math.min(o + 14 + v.getUint16(o + 16), end);
+    const kind = this.ports.kind[v.getUint16(o + 36)]!;
+    if (kind === ENCAP_NONE) return true;
+    if (kind === ENCAP_VXLAN) {
+      // groTunnel's VXLAN case inline (this check measured ~21 → ~16 ns without the call and its
+      // result object): the inner frame starts 8 bytes after the UDP header, before the IP end.
+      const at = o + 14 + 20 + 8 + 8;
+      if (at >= ipEnd || (b[o + 42]! & 0x08) === 0) return false;
+      return plainIpv4v(v, at, end) && b[at + 23]! !== ipp.TCP;
+    }
+    const k = groTunnel(b, o + 34, ipEnd, this.ports, this.start);
     if (k === NOT_TUNNEL) return true;
     if (k !== TUNNEL_OK || this.start.type !== et.TEB) return false;
     const at = this.start.at;
@@ -428,6 +481,14 @@ function plainIpv4(b: Uint8Array, o: number, end: number): boolean {
   return (
     end - o >= 14 + 20 && u16(b, o + 12) === et.IPV4 && b[o + 14] === 0x45 && (u16(b, o + 20) & 0x3fff) === 0
   );
+}
+
+/** A Geneve header's first word with version 0, no options, O and C clear, protocol 0x6558 (RFC 8926 §3.4). */
+const GENEVE_PLAIN = 0x00006558;
+
+/** plainIpv4 through the packet's DataView: ethertype, version/IHL in one load, flags/offset in one. */
+function plainIpv4v(v: DataView, o: number, end: number): boolean {
+  return end - o >= 14 + 20 && v.getUint32(o + 12) >>> 8 === 0x080045 && (v.getUint16(o + 20) & 0x3fff) === 0;
 }
 
 function freeToOwner(p: Packet): void {

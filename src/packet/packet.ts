@@ -47,6 +47,8 @@ export interface PacketOwner {
 export class Packet {
   /** The slot: a view of the pool's slab (made once, at pool creation). */
   readonly buf: Uint8Array;
+  /** The same slot as a DataView (same offsets as buf): header words in one load each (flow key extraction). */
+  readonly view: DataView;
   /** Index of the slot in its pool (for free lists and traces). */
   readonly slot: number;
   /** The pool the slot belongs to: whoever ends a packet's life frees it here (`p.owner.free(p)`). */
@@ -90,6 +92,7 @@ export class Packet {
 
   constructor(buf: Uint8Array, slot: number, headroom: number, owner: PacketOwner | null = null) {
     this.buf = buf;
+    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
     this.slot = slot;
     this.owner = owner;
     this.start = headroom;

@@ -15,8 +15,9 @@
 // Memory is bounded: at most `maxEntries` (Linux gc_thresh3, 1024) entries; when full, the least
 // recently used entry that holds no waiting packet goes, else the new one is refused (counted by the
 // caller). IPv4 addresses are u32 numbers; IPv6 ones are 16 bytes hashed into a Map<number, bucket>
-// so a lookup on the transmit path allocates nothing. `generation` bumps whenever a MAC changes, so
-// cached outer-header templates know to rebuild.
+// so a lookup on the transmit path allocates nothing. `generation` bumps whenever what a transmit
+// resolved may have changed (a MAC, a route, an entry removed), so cached outer-header templates and
+// resolved encapsulations (datapath/encap-routes.ts) know to resolve again.
 
 import { formatIpv6 } from '../wire/bytes.ts';
 
@@ -168,6 +169,7 @@ export class Neighbours {
     const mask = len === 0 ? 0 : (0xffffffff << (32 - len)) >>> 0;
     this.routes4.push({ prefix: (prefix & mask) >>> 0, len, gateway, port });
     this.routes4.sort((a, b) => b.len - a.len);
+    this.generation++;
   }
 
   /** Next-hop address for dst (the gateway, or dst when on-link), or -1 when no route. */
@@ -178,7 +180,8 @@ export class Neighbours {
 
   /** The longest-prefix route for dst, or null. */
   route4(dst: number): Route4 | null {
-    for (const r of this.routes4) {
+    for (let k = 0; k < this.routes4.length; k++) {
+      const r = this.routes4[k]!;
       const mask = r.len === 0 ? 0 : (0xffffffff << (32 - r.len)) >>> 0;
       if ((dst & mask) >>> 0 === r.prefix) return r;
     }
@@ -202,6 +205,7 @@ export class Neighbours {
     const g = gateway ? gateway.slice(0, 16) : null;
     this.routes6.push({ prefix: p, prefixWords, maskWords, len, gateway: g, port });
     this.routes6.sort((a, b) => b.len - a.len);
+    this.generation++;
   }
 
   /** The longest-prefix IPv6 route for the 16 bytes at dst[o], or null. */
@@ -329,6 +333,7 @@ export class Neighbours {
       if (bucket!.length === 0) this.v6.delete(h);
     }
     this.count--;
+    this.generation++;
   }
 
   /** Evicts the least recently used entry without waiting packets when the table is full. */

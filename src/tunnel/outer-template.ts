@@ -17,7 +17,7 @@ import {
   ENCAP_VXLAN_SOE,
 } from '../packet/packet.ts';
 import { setU16 } from '../wire/bytes.ts';
-import { fold, sum } from '../wire/checksum.ts';
+import { sum } from '../wire/checksum.ts';
 import * as etherType from '../wire/ether-type.ts';
 import * as ethernet from '../wire/ethernet.ts';
 import * as geneve from '../wire/geneve.ts';
@@ -63,21 +63,36 @@ export class OuterTemplate {
   readonly tunnel: number;
   readonly len: number;
   readonly isUdp: boolean;
+  /** IPv4 outer header (else IPv6). */
+  readonly ipv4: boolean;
+  /** NVGRE: the FlowID byte takes the flow entropy. */
+  readonly nvgre: boolean;
   /** Sum of the IPv4 header with total length, ID and checksum zero (unfolded). */
   readonly ipv4Base: number;
   /** Checksum the outer UDP / GRE header (IPv6 UDP always). */
   readonly l4Csum: boolean;
+  /**
+   * The 50-byte layout [Ethernet][IPv4][UDP][8-byte tunnel header] (VXLAN, GPE, Geneve without options)
+   * as twelve big-endian words and the last two bytes, with every per-packet field zero: applyTemplate
+   * writes it through the packet's DataView with those fields merged in (null for other layouts).
+   */
+  readonly udp4Words: Int32Array | null;
+  readonly udp4Tail: number;
 
   constructor(spec: OuterSpec) {
     this.spec = spec;
     this.isUdp = spec.encap !== ENCAP_GRE && spec.encap !== ENCAP_NVGRE;
+    this.ipv4 = spec.ipVersion === 4;
+    this.nvgre = spec.encap === ENCAP_NVGRE;
     const l3len = spec.ipVersion === 4 ? ipv4.HEADER_LEN : ipv6.HEADER_LEN;
     const tunLen = tunnelHeaderLen(spec);
     this.l3 = ethernet.HEADER_LEN;
     this.l4 = this.l3 + l3len;
     this.tunnel = this.l4 + (this.isUdp ? udp.HEADER_LEN : 0);
     this.len = this.tunnel + tunLen;
-    this.l4Csum = this.isUdp ? spec.udpCsum || spec.ipVersion === 6 : spec.greCsum;
+    // NVGRE has no checksum field (RFC 7637 §3.2: C is 0); a GRE checksum written there overwrote the
+    // VSID when csum was set on an NVGRE port.
+    this.l4Csum = this.isUdp ? spec.udpCsum || spec.ipVersion === 6 : spec.greCsum && !this.nvgre;
     const b = new Uint8Array(this.len);
     b.set(spec.dstMac, 0);
     b.set(spec.srcMac, 6);
@@ -115,8 +130,27 @@ export class OuterTemplate {
     }
     emitTunnelHeader(spec, b, this.tunnel);
     this.bytes = b;
+    if (this.ipv4 && this.isUdp && this.len === UDP4_LEN) {
+      const dv = new DataView(b.buffer);
+      const w = new Int32Array(12);
+      for (let i = 0; i < 12; i++) w[i] = dv.getInt32(4 * i);
+      // Per-packet halves cleared (udp.emit wrote Length 8): the IPv4 total length and ID (word 4), the
+      // IPv4 checksum (high half of word 6), the UDP source port and length (low halves of 8 and 9).
+      w[4] = 0;
+      w[6]! &= 0xffff;
+      w[8]! &= ~0xffff;
+      w[9]! &= ~0xffff;
+      this.udp4Words = w;
+      this.udp4Tail = dv.getUint16(48);
+    } else {
+      this.udp4Words = null;
+      this.udp4Tail = 0;
+    }
   }
 }
+
+/** 14 + 20 + 8 + 8: Ethernet, IPv4, UDP and an 8-byte tunnel header. */
+const UDP4_LEN = 50;
 
 function tunnelHeaderLen(s: OuterSpec): number {
   switch (s.encap) {
@@ -193,32 +227,84 @@ function emitTunnelHeader(s: OuterSpec, b: Uint8Array, o: number): void {
 export function applyTemplate(
   t: OuterTemplate,
   b: Uint8Array,
+  v: DataView,
   start: number,
   end: number,
   ident: number,
   srcPort: number,
 ): number {
+  if (t.udp4Words !== null) return applyUdp4(t, t.udp4Words, b, v, start, end, ident, srcPort);
   const o = start - t.len;
+  // One memmove of the whole template (~10 ns for 50 B here; a byte loop took ~27 ns), then byte stores
+  // of the per-packet fields from flat fields (no `spec` reads, no fold call): 25 → 15 ns per call.
   b.set(t.bytes, o);
   const l3 = o + t.l3;
   const l4 = o + t.l4;
   const ipPayload = end - l4;
-  if (t.spec.ipVersion === 4) {
+  if (t.ipv4) {
     const total = end - l3;
-    setU16(b, l3 + ipv4.TOTAL_LEN, total);
-    setU16(b, l3 + ipv4.IDENT, ident);
-    setU16(b, l3 + ipv4.CHECKSUM, ~fold(t.ipv4Base + total + ident) & 0xffff);
+    b[l3 + ipv4.TOTAL_LEN] = total >>> 8;
+    b[l3 + ipv4.TOTAL_LEN + 1] = total;
+    b[l3 + ipv4.IDENT] = ident >>> 8;
+    b[l3 + ipv4.IDENT + 1] = ident;
+    // base ≤ 7 × 0xffff (three of the ten words are zero) and total, ident ≤ 0xffff: s < 2^20, so two
+    // end-around folds bring it to 16 bits (≤ 0xf + 0xffff after the first, ≤ 0xffff after the second).
+    let s = t.ipv4Base + total + ident;
+    s = (s >>> 16) + (s & 0xffff);
+    s = ~((s >>> 16) + (s & 0xffff));
+    b[l3 + ipv4.CHECKSUM] = s >>> 8;
+    b[l3 + ipv4.CHECKSUM + 1] = s;
   } else {
     setU16(b, l3 + ipv6.PAYLOAD_LEN, ipPayload);
   }
   if (t.isUdp) {
-    udp.setSrcPort(b, l4, srcPort);
-    udp.setLength(b, l4, ipPayload);
+    b[l4] = srcPort >>> 8;
+    b[l4 + 1] = srcPort;
+    b[l4 + 4] = ipPayload >>> 8;
+    b[l4 + 5] = ipPayload;
     if (t.l4Csum) udp.fillChecksum(b, l3, l4);
   } else {
-    if (t.spec.encap === ENCAP_NVGRE) b[o + t.tunnel + nvgre.HEADER_LEN - 1] = srcPort;
+    if (t.nvgre) b[o + t.tunnel + nvgre.HEADER_LEN - 1] = srcPort;
     if (t.l4Csum) gre.fillChecksum(b, l4, end);
   }
+  return o;
+}
+
+/**
+ * applyTemplate for the 50-byte IPv4/UDP layout: thirteen stores through the packet's DataView, the
+ * per-packet fields merged into their words (13 vs 15 ns a call here, against memmove + byte patches).
+ * `v` views the same bytes as `b`; start ≥ 50 (the caller checked headroom), so no store can throw.
+ */
+function applyUdp4(
+  t: OuterTemplate,
+  w: Int32Array,
+  b: Uint8Array,
+  v: DataView,
+  start: number,
+  end: number,
+  ident: number,
+  srcPort: number,
+): number {
+  const o = start - UDP4_LEN;
+  const total = end - o - 14;
+  // The IPv4 checksum as in applyTemplate: ~fold(base + total + ident), two folds (s < 2^20).
+  let s = t.ipv4Base + total + ident;
+  s = (s >>> 16) + (s & 0xffff);
+  s = ~((s >>> 16) + (s & 0xffff)) & 0xffff;
+  v.setInt32(o, w[0]!);
+  v.setInt32(o + 4, w[1]!);
+  v.setInt32(o + 8, w[2]!);
+  v.setInt32(o + 12, w[3]!);
+  v.setInt32(o + 16, (total << 16) | ident);
+  v.setInt32(o + 20, w[5]!);
+  v.setInt32(o + 24, (s << 16) | w[6]!);
+  v.setInt32(o + 28, w[7]!);
+  v.setInt32(o + 32, w[8]! | srcPort);
+  v.setInt32(o + 36, w[9]! | (total - 20));
+  v.setInt32(o + 40, w[10]!);
+  v.setInt32(o + 44, w[11]!);
+  v.setUint16(o + 48, t.udp4Tail);
+  if (t.l4Csum) udp.fillChecksum(b, o + 14, o + 34);
   return o;
 }
 
@@ -227,7 +313,12 @@ export function applyTemplate(
  * (net.ipv4.ip_local_port_range): port = min + (hash * range) >> 32.
  */
 export function sourcePort(hash: number): number {
-  const min = 32768;
-  const range = 61000 - 32768;
-  return min + Math.floor(((hash >>> 0) * range) / 0x100000000);
+  // (h × range) >> 32 in 32-bit integer steps, h = hi·2^16 + lo: floor((hi·range + lo·range/2^16) / 2^16)
+  // = (hi·range + ((lo·range) >>> 16)) >>> 16, exact because hi·range is an integer; every term stays
+  // below 2^16 × 28,232 < 2^31. (The float form, Math.floor(h × range / 2^32), cost a few ns more.)
+  const h = hash >>> 0;
+  return PORT_MIN + (((h >>> 16) * PORT_RANGE + (((h & 0xffff) * PORT_RANGE) >>> 16)) >>> 16);
 }
+
+const PORT_MIN = 32768;
+const PORT_RANGE = 61000 - 32768;

@@ -53,6 +53,10 @@ export class TunnelPort {
   readonly local = new Uint8Array(16);
   /** null = remote_ip=flow */
   readonly remote: Uint8Array | null;
+  /** A fixed IPv4 remote as a u32 (0: remote_ip=flow, or IPv6). */
+  readonly remote4: number;
+  /** local_ip as a u32 (IPv4; 0 for IPv6). */
+  readonly local4: number;
   readonly keyFromFlow: boolean;
   readonly keyHi: number;
   readonly keyLo: number;
@@ -78,6 +82,8 @@ export class TunnelPort {
       if (parseAddr(cfg.remoteIp, this.remote) !== this.ipVersion)
         throw new Error(`tunnel ${cfg.name}: local_ip and remote_ip are of different IP versions`);
     } else this.remote = null;
+    this.remote4 = this.remote !== null && this.ipVersion === 4 ? word(this.remote) : 0;
+    this.local4 = this.ipVersion === 4 ? word(this.local) : 0;
     const key = cfg.key ?? 'flow';
     this.keyFromFlow = key === 'flow';
     const k = this.keyFromFlow ? 0n : BigInt(key as string | number | bigint);
@@ -166,6 +172,10 @@ export class TunnelPort {
     if (p.tunIpVersion !== this.ipVersion) return null;
     return p.tunDst;
   }
+}
+
+function word(b: Uint8Array): number {
+  return ((b[0]! << 24) | (b[1]! << 16) | (b[2]! << 8) | b[3]!) >>> 0;
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array, n: number): boolean {
