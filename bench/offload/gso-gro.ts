@@ -134,9 +134,7 @@ export async function run(seconds = 1, slabs: 'separate' | 'shared' = 'shared'):
   const superPool = slab ? new Pool(8, SUPER_SLOT, undefined, slab, 0) : new Pool(8, SUPER_SLOT);
   const segPool = slab ? new Pool(1024, SMALL_SLOT, undefined, slab, superBytes) : new Pool(1024);
   const out = new Batch(256);
-  const src = superPool.alloc()!;
-  src.buf.set(bytes, src.start);
-  src.end = src.start + bytes.length;
+  const src = superPool.allocCopy(bytes)!;
   const results: Result[] = [];
 
   for (const partial of [false, true]) {
@@ -245,9 +243,7 @@ export function benches(): Bench[] {
   const superPool = new Pool(8, SUPER_SLOT, undefined, slab, 0);
   const segPool = new Pool(1024, SMALL_SLOT, undefined, slab, superBytes);
   const out = new Batch(256);
-  const src = superPool.alloc()!;
-  src.buf.set(bytes, src.start);
-  src.end = src.start + bytes.length;
+  const src = superPool.allocCopy(bytes)!;
   const gsoBench = (partial: boolean): Bench => {
     const gso = new Segmenter({ pool: segPool, partial });
     return {

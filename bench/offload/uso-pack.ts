@@ -50,9 +50,7 @@ export function benches(): Bench[] {
   const vxlan = tpl.bytes.slice(tpl.tunnel, tpl.len);
   const per = Math.floor((65535 - 28) / (vxlan.length + 66 + MSS));
   const refill = (): Packet => {
-    const p = guestPool.alloc()!;
-    p.buf.set(bytes, p.start);
-    p.end = p.start + bytes.length;
+    const p = guestPool.allocCopy(bytes)!;
     p.flags = SUPERFRAME;
     p.gsoType = GSO_TCPV4;
     p.gsoSize = MSS;

@@ -168,9 +168,7 @@ function memoryDemo(frames: number): void {
     const sendBurst = (n: number) => {
       batch.count = 0;
       for (let i = 0; i < n; i++) {
-        const p = a.guest.pool.alloc()!;
-        p.buf.set(frame, p.start);
-        p.end = p.start + frame.length;
+        const p = a.guest.pool.allocCopy(frame)!;
         batch.push(p);
       }
       a.guest.txBurst(batch);

@@ -165,9 +165,7 @@ function run(match: string, actions: string, frame: Uint8Array): Uint8Array[] {
     }),
   );
   const b = new Batch(4);
-  const p = in1.pool.alloc()!;
-  p.buf.set(frame, p.start);
-  p.end = p.start + frame.length;
+  const p = in1.pool.allocCopy(frame)!;
   b.push(p);
   in1.txBurst(b);
   in1.pool.free(p);
@@ -210,9 +208,7 @@ describe('header-rewriting actions == scapy recomputation', {
     const frame = vectors![0]!.slice();
     frame[14 + 8] = 1; // TTL (the checksum no longer matches, which nvo's data path does not verify)
     const b = new Batch(1);
-    const p = a.pool.alloc()!;
-    p.buf.set(frame, p.start);
-    p.end = p.start + frame.length;
+    const p = a.pool.allocCopy(frame)!;
     b.push(p);
     a.txBurst(b);
     a.pool.free(p);

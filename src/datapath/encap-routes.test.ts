@@ -52,9 +52,7 @@ function sender(encap: string, csum = false, staticNeighbours = true): [Host, Tx
 }
 
 function send(h: Host, frame: Uint8Array, now: number): void {
-  const p = h.sw.pool.alloc()!;
-  p.buf.set(frame, p.start);
-  p.end = p.start + frame.length;
+  const p = h.sw.pool.allocCopy(frame)!;
   const b = new Batch(1);
   b.push(p);
   h.sw.receive(1, b, now);

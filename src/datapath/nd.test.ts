@@ -55,9 +55,7 @@ function guestFrame(tag: number): Uint8Array {
 
 function inject(r: Rig, port: number, frame: Uint8Array, now: number): void {
   const end = port === 1 ? r.guestPool : r.wire;
-  const p = end.pool.alloc()!;
-  p.buf.set(frame, p.start);
-  p.end = p.start + frame.length;
+  const p = end.pool.allocCopy(frame)!;
   const b = new Batch(1);
   b.push(p);
   r.sw.receive(port, b, now);
@@ -392,9 +390,7 @@ describe('every encapsulation waits for ARP instead of dropping', () => {
       for (let i = 1; i <= 3; i++) {
         const f = guestFrame(i);
         f.set([0xff, 0xff, 0xff, 0xff, 0xff, 0xff], 0); // broadcast: NORMAL floods it to the VTEP
-        const p = a.guest.pool.alloc()!;
-        p.buf.set(f, p.start);
-        p.end = p.start + f.length;
+        const p = a.guest.pool.allocCopy(f)!;
         batch.push(p);
       }
       a.guest.txBurst(batch);

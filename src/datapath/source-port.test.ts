@@ -33,9 +33,7 @@ test('one TCP connection, one outer source port (flags, TTL, ECN vary); connecti
   const [a] = memoryPair({ encap: 'vxlan', vni: 42 });
   a.sw.macs.learn(42, B_MAC, 0, 10, 4, new Uint8Array([10, 0, 0, 2]), 0);
   const sourcePortOf = (frame: Uint8Array): number => {
-    const p = a.sw.pool.alloc()!;
-    p.buf.set(frame, p.start);
-    p.end = p.start + frame.length;
+    const p = a.sw.pool.allocCopy(frame)!;
     const b = new Batch(1);
     b.push(p);
     a.sw.receive(1, b, 0);

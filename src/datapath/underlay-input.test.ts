@@ -63,9 +63,7 @@ function wireFrames(opts: PairOptions, frames: Uint8Array[]): Uint8Array[] {
   const [a] = memoryPair(opts);
   a.sw.macs.learn(opts.vni ?? 42, B_MAC, 0, 10, 4, new Uint8Array([10, 0, 0, 2]), 0);
   for (const f of frames) {
-    const p = a.sw.pool.alloc()!;
-    p.buf.set(f, p.start);
-    p.end = p.start + f.length;
+    const p = a.sw.pool.allocCopy(f)!;
     const b = new Batch(1);
     b.push(p);
     a.sw.receive(1, b, 0);
@@ -100,9 +98,7 @@ function tagged(f: Uint8Array): Uint8Array {
 /** One frame received on host h's underlay port: what reaches the pipeline (or not), as text. */
 function outcome(h: Host, frame: Uint8Array, flags = 0): string {
   const before = h.sw.counters.snapshot();
-  const p = h.sw.pool.alloc()!;
-  p.buf.set(frame, p.start);
-  p.end = p.start + frame.length;
+  const p = h.sw.pool.allocCopy(frame)!;
   p.flags = flags;
   const seen: Packet[] = [];
   h.sw.pipeline = (x: Packet) => {
@@ -193,9 +189,7 @@ function receiveBatch(frames: Uint8Array[]): Host {
   b.sw.macs.learn(42, B_MAC, 1, 0, 0, null, 0);
   const batch = new Batch(frames.length);
   for (const f of frames) {
-    const p = b.sw.pool.alloc()!;
-    p.buf.set(f, p.start);
-    p.end = p.start + f.length;
+    const p = b.sw.pool.allocCopy(f)!;
     batch.push(p);
   }
   receiveUnderlay(b.sw, b.sw.port('eth0')!, batch, 0);
@@ -251,9 +245,7 @@ test('GRO started lazily counts and delivers exactly as GRO over the whole batch
         const pool = new Pool(32);
         const out = new Batch(64);
         for (const f of frames) {
-          const p = pool.alloc()!;
-          p.buf.set(f, p.start);
-          p.end = p.start + f.length;
+          const p = pool.allocCopy(f)!;
           gro.receive(p, out, 0);
         }
         gro.flush(out);
@@ -265,9 +257,7 @@ test('GRO started lazily counts and delivers exactly as GRO over the whole batch
         };
         const batch = new Batch(frames.length);
         for (const f of frames) {
-          const p = b.sw.pool.alloc()!;
-          p.buf.set(f, p.start);
-          p.end = p.start + f.length;
+          const p = b.sw.pool.allocCopy(f)!;
           batch.push(p);
         }
         receiveUnderlay(b.sw, b.sw.port('eth0')!, batch, 0);

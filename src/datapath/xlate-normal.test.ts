@@ -154,9 +154,7 @@ test('NORMAL cached at translation == NORMAL translated for every packet (learn,
         for (const sw of [cached, fresh]) {
           if (e.tick === 0) sw.tick(now);
           if (sw === fresh) sw.cache.flush();
-          const p = pool.alloc()!;
-          p.buf.set(frame, p.start);
-          p.end = p.start + frame.length;
+          const p = pool.allocCopy(frame)!;
           b.count = 0;
           b.push(p);
           sw.receive(port, b, now);
@@ -196,9 +194,7 @@ function rig(ticks: boolean): {
   const pool = new Pool(8, 2048);
   const b = new Batch(1);
   const send = (port: number, f: Uint8Array, now: number) => {
-    const p = pool.alloc()!;
-    p.buf.set(f, p.start);
-    p.end = p.start + f.length;
+    const p = pool.allocCopy(f)!;
     b.count = 0;
     b.push(p);
     if (ticks) sw.tick(now);

@@ -79,6 +79,15 @@ export class Pool {
     return p;
   }
 
+  /** A packet holding a copy of `frame` after the headroom (what a NIC's DMA or a recvmmsg leaves), or null. */
+  allocCopy(frame: Uint8Array): Packet | null {
+    const p = this.alloc();
+    if (p === null) return null;
+    p.buf.set(frame, p.start);
+    p.end = p.start + frame.length;
+    return p;
+  }
+
   free(p: Packet): void {
     const i = p.slot;
     if (this.packets[i] !== p) throw new Error('packet does not belong to this pool');

@@ -45,9 +45,7 @@ const ENCAPS: { encap: string; vniField: string; tsharkArgs?: { decodeAs?: strin
 
 function send(h: Host, frame: Uint8Array): void {
   const b = new Batch(1);
-  const p = h.guest.pool.alloc()!;
-  p.buf.set(frame, p.start);
-  p.end = p.start + frame.length;
+  const p = h.guest.pool.allocCopy(frame)!;
   b.push(p);
   h.guest.txBurst(b);
   h.guest.pool.free(p);

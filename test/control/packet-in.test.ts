@@ -53,9 +53,7 @@ function config(extra: object = {}) {
 function send(sw: Switch, port: number, frames: Uint8Array[], now = 1000): void {
   const b = new Batch(64);
   for (const f of frames) {
-    const p = pool.alloc()!;
-    p.buf.set(f, p.start);
-    p.end = p.start + f.length;
+    const p = pool.allocCopy(f)!;
     b.push(p);
   }
   sw.receive(port, b, now);

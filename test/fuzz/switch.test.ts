@@ -48,9 +48,7 @@ for (const encap of ['vxlan', 'vxlan-gpe', 'vxlan-soe', 'geneve', 'gre', 'nvgre'
       [1472, false, true],
     ] as const) {
       const f = guestFrame(n, tcp, df);
-      const p = a.guest.pool.alloc()!;
-      p.buf.set(f, p.start);
-      p.end = p.start + f.length;
+      const p = a.guest.pool.allocCopy(f)!;
       batch.count = 0;
       batch.push(p);
       a.guest.txBurst(batch);
@@ -70,9 +68,7 @@ for (const encap of ['vxlan', 'vxlan-gpe', 'vxlan-soe', 'geneve', 'gre', 'nvgre'
       const src = seeds[r.int(seeds.length)]!;
       const f = mutate(r, src);
       if (f.length > pool.slotSize - pool.headroom) continue;
-      const p = pool.alloc()!;
-      p.buf.set(f, p.start);
-      p.end = p.start + f.length;
+      const p = pool.allocCopy(f)!;
       batch.count = 0;
       batch.push(p);
       // Underlay or guest port, at a clock that moves so reassembly timeouts happen.

@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { AfPacketPort } from '../../src/io/af-packet.ts';
 import { Pool, SUPER_SLOT } from '../../src/packet/pool.ts';
 import { ip, netnsAdd, netnsDel, netnsPath, uniqueName, vethPair } from '../../testbed/netns.ts';
-import { py, receive, skipReason, sysctl } from './helpers.ts';
+import { noIpv6, py, receive, skipReason } from './helpers.ts';
 
 const skip = skipReason() || false;
 
@@ -18,10 +18,8 @@ describe('AF_PACKET receive-queue drops', { skip }, () => {
   before(() => {
     netnsAdd(H);
     netnsAdd(P);
-    for (const ns of [H, P]) {
-      sysctl(ns, 'net.ipv6.conf.all.disable_ipv6=1');
-      sysctl(ns, 'net.ipv6.conf.default.disable_ipv6=1');
-    }
+    noIpv6(H);
+    noIpv6(P);
     vethPair(H, 'ul0', P, 'ul0');
     ip(H, 'link', 'set', 'ul0', 'address', '02:00:00:99:00:01');
     ip(H, 'link', 'set', 'ul0', 'up');

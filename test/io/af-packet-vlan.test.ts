@@ -10,7 +10,7 @@ import { NEEDS_CSUM } from '../../src/packet/packet.ts';
 import { Pool, SUPER_SLOT } from '../../src/packet/pool.ts';
 import { ip, netnsAdd, netnsDel, netnsPath, uniqueName, vethPair } from '../../testbed/netns.ts';
 import { fields, haveTshark, tshark } from '../harness/tools.ts';
-import { py, receive, skipReason, sysctl } from './helpers.ts';
+import { noIpv6, py, receive, skipReason } from './helpers.ts';
 
 const skip = skipReason() || (!haveTshark() && 'tshark missing') || false;
 const H_MAC = '020000990001';
@@ -39,10 +39,8 @@ describe('AF_PACKET keeps 802.1Q tags', { skip }, () => {
   before(() => {
     netnsAdd(H);
     netnsAdd(P);
-    for (const ns of [H, P]) {
-      sysctl(ns, 'net.ipv6.conf.all.disable_ipv6=1');
-      sysctl(ns, 'net.ipv6.conf.default.disable_ipv6=1');
-    }
+    noIpv6(H);
+    noIpv6(P);
     vethPair(H, 'ul0', P, 'ul0', 9000);
     ip(H, 'link', 'set', 'ul0', 'up');
     ip(P, 'link', 'set', 'ul0', 'up');

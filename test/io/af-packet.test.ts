@@ -12,7 +12,7 @@ import { Batch } from '../../src/packet/batch.ts';
 import { Pool, SUPER_SLOT } from '../../src/packet/pool.ts';
 import { ip, netnsAdd, netnsDel, netnsPath, uniqueName, vethPair } from '../../testbed/netns.ts';
 import { fields, haveTshark, tshark } from '../harness/tools.ts';
-import { haveScapyQuick, py, receive, scapyAsync, skipReason, sysctl } from './helpers.ts';
+import { haveScapyQuick, noIpv6, py, receive, scapyAsync, skipReason } from './helpers.ts';
 
 const skip =
   skipReason() || (!haveScapyQuick() && 'scapy missing') || (!haveTshark() && 'tshark missing') || false;
@@ -42,10 +42,8 @@ describe('AF_PACKET with vnet header against kernel VXLAN', { skip }, () => {
   before(() => {
     netnsAdd(H);
     netnsAdd(P);
-    for (const ns of [H, P]) {
-      sysctl(ns, 'net.ipv6.conf.all.disable_ipv6=1');
-      sysctl(ns, 'net.ipv6.conf.default.disable_ipv6=1');
-    }
+    noIpv6(H);
+    noIpv6(P);
     vethPair(H, 'ul0', P, 'ul0');
     ip(H, 'link', 'set', 'ul0', 'address', H_MAC);
     ip(H, 'link', 'set', 'ul0', 'up');
@@ -113,9 +111,7 @@ describe('AF_PACKET with vnet header against kernel VXLAN', { skip }, () => {
     assert.equal(frames.length, 16);
     const b = new Batch(16);
     for (const f of frames) {
-      const p = pool.alloc()!;
-      p.buf.set(f, p.start);
-      p.end = p.start + f.length;
+      const p = pool.allocCopy(f)!;
       b.push(p);
     }
     assert.equal(port.txBurst(b), 16, 'one sendmmsg takes all 16');

@@ -94,6 +94,12 @@ export function sysctl(ns: string, kv: string): void {
   nsRun(ns, '/usr/sbin/sysctl', ['-qw', kv]);
 }
 
+/** Turns IPv6 off in a namespace, so the kernel's own DAD / router solicitations stay off its wire. */
+export function noIpv6(ns: string): void {
+  sysctl(ns, 'net.ipv6.conf.all.disable_ipv6=1');
+  sysctl(ns, 'net.ipv6.conf.default.disable_ipv6=1');
+}
+
 /** One counter from /proc/net/snmp in a namespace, e.g. snmp(ns, 'Udp', 'InCsumErrors'). */
 export function snmp(ns: string, proto: string, field: string): number {
   const lines = nsRun(ns, '/usr/bin/cat', ['/proc/net/snmp'])

@@ -29,6 +29,7 @@ import { fields, haveTshark, tshark } from '../harness/tools.ts';
 import {
   fold16,
   haveScapyQuick,
+  noIpv6,
   pseudo4,
   py,
   receive,
@@ -70,11 +71,9 @@ describe('TAP (IFF_VNET_HDR) against the kernel', { skip }, () => {
     netnsAdd(A);
     netnsAdd(B);
     tap = new TapPort({ name: 'nvtap0', pool, netns: netnsPath(A) });
-    sysctl(A, 'net.ipv6.conf.all.disable_ipv6=1');
-    sysctl(A, 'net.ipv6.conf.default.disable_ipv6=1');
+    noIpv6(A);
     sysctl(A, 'net.ipv4.ip_forward=1');
-    sysctl(B, 'net.ipv6.conf.all.disable_ipv6=1');
-    sysctl(B, 'net.ipv6.conf.default.disable_ipv6=1');
+    noIpv6(B);
     ip(A, 'link', 'set', tap.name, 'address', TAP_MAC);
     ip(A, 'addr', 'add', '10.77.0.1/24', 'dev', tap.name);
     ip(A, 'link', 'set', tap.name, 'up');

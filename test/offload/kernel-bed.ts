@@ -9,7 +9,7 @@
 import { TapPort } from '../../src/io/tap.ts';
 import { Pool, SUPER_SLOT } from '../../src/packet/pool.ts';
 import { ip, netnsAdd, netnsDel, netnsPath, setOffloads, uniqueName, vethPair } from '../../testbed/netns.ts';
-import { sysctl } from '../io/helpers.ts';
+import { noIpv6, sysctl } from '../io/helpers.ts';
 import { naiveChecksum, payloadOf, pseudo, type TcpOpts, tcpFrame } from './frames.ts';
 
 export const GUEST_MAC = [2, 0, 0, 0x77, 0, 2];
@@ -53,10 +53,8 @@ export function kernelBed(prefix: string, tapName: string): KernelBed {
     netnsDel(B);
   };
   try {
-    for (const ns of [A, B]) {
-      sysctl(ns, 'net.ipv6.conf.all.disable_ipv6=1');
-      sysctl(ns, 'net.ipv6.conf.default.disable_ipv6=1');
-    }
+    noIpv6(A);
+    noIpv6(B);
     sysctl(A, 'net.ipv4.ip_forward=1');
     ip(A, 'addr', 'add', '10.77.0.1/24', 'dev', tap.name);
     ip(A, 'link', 'set', tap.name, 'up');

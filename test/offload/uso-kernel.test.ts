@@ -137,9 +137,7 @@ describe('Linux kernel as oracle for nvo USO transmit', { skip }, () => {
       sw.neighbours.set4(0x0a4d0001, Uint8Array.from(tapMac), 100, 0, true);
       sw.addFlow(parseFlow('in_port=g1,actions=output:vx0', { portByName: sw.portByName }));
       const inner = guestFrame(30000, 42000);
-      const p = sw.superPool.alloc()!;
-      p.buf.set(inner, p.start);
-      p.end = p.start + inner.length;
+      const p = sw.superPool.allocCopy(inner)!;
       p.flags = SUPERFRAME;
       p.gsoType = GSO_TCPV4;
       p.gsoSize = 1448;
