@@ -5,22 +5,16 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { AfPacketPort } from '../../src/io/af-packet.ts';
 import { Pool, SUPER_SLOT } from '../../src/packet/pool.ts';
-import { ip, netnsAdd, netnsDel, netnsPath, uniqueName, vethPair } from '../../testbed/netns.ts';
-import { noIpv6, py, receive, skipReason } from './helpers.ts';
+import { ip, netnsDel, netnsPath } from '../../testbed/netns.ts';
+import { hostAndPeer, py, receive, skipReason, vethBed } from './helpers.ts';
 
 const skip = skipReason() || false;
 
 describe('AF_PACKET receive-queue drops', { skip }, () => {
-  const tag = uniqueName();
-  const H = `${tag}h`;
-  const P = `${tag}p`;
+  const { H, P } = hostAndPeer();
 
   before(() => {
-    netnsAdd(H);
-    netnsAdd(P);
-    noIpv6(H);
-    noIpv6(P);
-    vethPair(H, 'ul0', P, 'ul0');
+    vethBed(H, P);
     ip(H, 'link', 'set', 'ul0', 'address', '02:00:00:99:00:01');
     ip(H, 'link', 'set', 'ul0', 'up');
     ip(P, 'addr', 'add', '10.99.0.2/24', 'dev', 'ul0');

@@ -8,9 +8,9 @@ import { after, before, describe, it } from 'node:test';
 import { AfPacketPort } from '../../src/io/af-packet.ts';
 import { NEEDS_CSUM } from '../../src/packet/packet.ts';
 import { Pool, SUPER_SLOT } from '../../src/packet/pool.ts';
-import { ip, netnsAdd, netnsDel, netnsPath, uniqueName, vethPair } from '../../testbed/netns.ts';
+import { ip, netnsDel, netnsPath } from '../../testbed/netns.ts';
 import { fields, haveTshark, tshark } from '../harness/tools.ts';
-import { noIpv6, py, receive, skipReason } from './helpers.ts';
+import { hostAndPeer, py, receive, skipReason, vethBed } from './helpers.ts';
 
 const skip = skipReason() || (!haveTshark() && 'tshark missing') || false;
 const H_MAC = '020000990001';
@@ -32,16 +32,10 @@ function sendTagged(vid: number, payloads: string[], vnet = false): string {
 }
 
 describe('AF_PACKET keeps 802.1Q tags', { skip }, () => {
-  const tag = uniqueName();
-  const H = `${tag}h`;
-  const P = `${tag}p`;
+  const { H, P } = hostAndPeer();
 
   before(() => {
-    netnsAdd(H);
-    netnsAdd(P);
-    noIpv6(H);
-    noIpv6(P);
-    vethPair(H, 'ul0', P, 'ul0', 9000);
+    vethBed(H, P, 9000);
     ip(H, 'link', 'set', 'ul0', 'up');
     ip(P, 'link', 'set', 'ul0', 'up');
   });

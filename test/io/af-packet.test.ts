@@ -10,9 +10,9 @@ import { after, before, describe, it } from 'node:test';
 import { AfPacketPort } from '../../src/io/af-packet.ts';
 import { Batch } from '../../src/packet/batch.ts';
 import { Pool, SUPER_SLOT } from '../../src/packet/pool.ts';
-import { ip, netnsAdd, netnsDel, netnsPath, uniqueName, vethPair } from '../../testbed/netns.ts';
+import { ip, netnsDel, netnsPath } from '../../testbed/netns.ts';
 import { fields, haveTshark, tshark } from '../harness/tools.ts';
-import { haveScapyQuick, noIpv6, py, receive, scapyAsync, skipReason } from './helpers.ts';
+import { haveScapyQuick, hostAndPeer, py, receive, scapyAsync, skipReason, vethBed } from './helpers.ts';
 
 const skip =
   skipReason() || (!haveScapyQuick() && 'scapy missing') || (!haveTshark() && 'tshark missing') || false;
@@ -22,9 +22,7 @@ const VX_MAC = '02:00:00:98:00:02'; // P's vx0
 const P_MAC = '02:00:00:99:00:02'; // P's ul0
 
 describe('AF_PACKET with vnet header against kernel VXLAN', { skip }, () => {
-  const tag = uniqueName();
-  const H = `${tag}h`;
-  const P = `${tag}p`;
+  const { H, P } = hostAndPeer();
   // The port keeps up to 64 slots as its rx reserve; the rest is for the frames we build.
   const pool = new Pool(128, SUPER_SLOT);
   let port: AfPacketPort;
@@ -40,11 +38,7 @@ describe('AF_PACKET with vnet header against kernel VXLAN', { skip }, () => {
   echo.catch(() => {});
 
   before(() => {
-    netnsAdd(H);
-    netnsAdd(P);
-    noIpv6(H);
-    noIpv6(P);
-    vethPair(H, 'ul0', P, 'ul0');
+    vethBed(H, P);
     ip(H, 'link', 'set', 'ul0', 'address', H_MAC);
     ip(H, 'link', 'set', 'ul0', 'up');
     ip(P, 'link', 'set', 'ul0', 'address', P_MAC);

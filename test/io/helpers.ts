@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { IoBackend } from '../../src/io/io-backend.ts';
 import { isRoot, loadNative, nativeUnavailable } from '../../src/io/native.ts';
 import { Batch } from '../../src/packet/batch.ts';
-import { nsRun, testbedUnavailable } from '../../testbed/netns.ts';
+import { netnsAdd, nsRun, testbedUnavailable, uniqueName, vethPair } from '../../testbed/netns.ts';
 import { haveScapy } from '../harness/tools.ts';
 
 /** Why native namespace tests must skip here ('' = they run). CI is root with the addon built. */
@@ -98,6 +98,21 @@ export function sysctl(ns: string, kv: string): void {
 export function noIpv6(ns: string): void {
   sysctl(ns, 'net.ipv6.conf.all.disable_ipv6=1');
   sysctl(ns, 'net.ipv6.conf.default.disable_ipv6=1');
+}
+
+/** Unique names for a host namespace H and its peer P (test files run in parallel). */
+export function hostAndPeer(): { H: string; P: string } {
+  const tag = uniqueName();
+  return { H: `${tag}h`, P: `${tag}p` };
+}
+
+/** Makes H and P, IPv6 off in both, joined by a veth named ul0 at each end. */
+export function vethBed(H: string, P: string, mtu = 1500): void {
+  netnsAdd(H);
+  netnsAdd(P);
+  noIpv6(H);
+  noIpv6(P);
+  vethPair(H, 'ul0', P, 'ul0', mtu);
 }
 
 /** One counter from /proc/net/snmp in a namespace, e.g. snmp(ns, 'Udp', 'InCsumErrors'). */
