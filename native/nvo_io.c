@@ -626,14 +626,23 @@ static napi_value tx_burst(napi_env env, napi_callback_info info) {
   return num(env, done);
 }
 
+// The one argument of a call that takes a file descriptor; nonzero (a TypeError thrown, naming
+// `usage`) when it is not an int32.
+static int fd_arg(napi_env env, napi_callback_info info, const char *usage, int32_t *fd) {
+  size_t argc = 1;
+  napi_value argv[1];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || get_i32(env, argv[0], fd)) {
+    napi_throw_type_error(env, NULL, usage);
+    return 1;
+  }
+  return 0;
+}
+
 // packetDrops(fd) -> frames the kernel dropped for this AF_PACKET socket since the last call (its
 // receive queue was full: PACKET_STATISTICS tp_drops, which reading clears), or -errno.
 static napi_value packet_drops(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
   int32_t fd;
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (get_i32(env, argv[0], &fd)) return napi_throw_type_error(env, NULL, "packetDrops(fd)"), NULL;
+  if (fd_arg(env, info, "packetDrops(fd)", &fd)) return NULL;
   struct tpacket_stats st;
   socklen_t l = sizeof st;
   if (getsockopt(fd, SOL_PACKET, PACKET_STATISTICS, &st, &l) < 0) return num(env, -errno);
@@ -641,11 +650,8 @@ static napi_value packet_drops(napi_env env, napi_callback_info info) {
 }
 
 static napi_value close_fd(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
   int32_t fd;
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (get_i32(env, argv[0], &fd)) return napi_throw_type_error(env, NULL, "close(fd)"), NULL;
+  if (fd_arg(env, info, "close(fd)", &fd)) return NULL;
   return num(env, close(fd) < 0 ? -errno : 0);
 }
 

@@ -147,7 +147,7 @@ export class MacLearning {
     const hi = (b[o]! << 8) | b[o + 1]!;
     const lo = ((b[o + 2]! << 24) | (b[o + 3]! << 16) | (b[o + 4]! << 8) | b[o + 5]!) >>> 0;
     const i = this.find(domain, hi, lo);
-    return i < 0 ? -1 : i;
+    return i < 0 ? -1 : i; // find's negative answers also say where to insert
   }
 
   portOf(slot: number): number {

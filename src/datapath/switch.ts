@@ -229,10 +229,7 @@ export class Switch {
     const t = new TunnelPort(cfg);
     const p = this.register(new Port(opts.no ?? this.nextPortNo(), cfg.name, KIND_TUNNEL, { tunnel: t }));
     this.tunnels.push(p);
-    if (t.ipVersion === 4)
-      this.localIps4.add(
-        ((t.local[0]! << 24) | (t.local[1]! << 16) | (t.local[2]! << 8) | t.local[3]!) >>> 0,
-      );
+    if (t.ipVersion === 4) this.localIps4.add(t.local4);
     return p;
   }
 
@@ -278,7 +275,6 @@ export class Switch {
     this.now = now;
     this.tables.expire(now);
     // Hits refresh the sources their megaflows learned, then aging runs on the refreshed table.
-    this.syncMacs();
     this.cache.pushStats();
     this.macs.expire(now);
     this.syncMacs();

@@ -44,7 +44,7 @@ import {
 import { decapUdpTunnel4 } from '../tunnel/decap-fast.ts';
 import { decapFrame, newDecap, sttFrame } from '../tunnel/decap-frame.ts';
 import * as R from '../tunnel/decap-reasons.ts';
-import { u16, u32 } from '../wire/bytes.ts';
+import { setU32, u16, u32 } from '../wire/bytes.ts';
 import * as etherType from '../wire/ether-type.ts';
 import * as stt from '../wire/stt.ts';
 import { arpInput } from './arp-input.ts';
@@ -271,8 +271,8 @@ function decapped4(sw: Switch, p: Packet): Packet | null {
   const src = p.view.getUint32(l3 + 12);
   const dst = p.view.getUint32(l3 + 16);
   p.tunIpVersion = 4;
-  put4(p.tunSrc, src);
-  put4(p.tunDst, dst);
+  setU32(p.tunSrc, 0, src);
+  setU32(p.tunDst, 0, dst);
   p.tunTos = b[l3 + 1]!;
   p.tunTtl = b[l3 + 8]!;
   p.tunSrcPort = d.srcPort;
@@ -306,13 +306,6 @@ function tunnelPort4(sw: Switch, src: number, dst: number): Port | null {
     return q;
   }
   return null;
-}
-
-function put4(to: Uint8Array, v: number): void {
-  to[0] = v >>> 24;
-  to[1] = v >>> 16;
-  to[2] = v >>> 8;
-  to[3] = v;
 }
 
 /**

@@ -34,7 +34,7 @@ import {
 } from '../flow/key.ts';
 import type { Translation, XlateCacheEntry } from '../flow/xlate.ts';
 import type { Packet } from '../packet/packet.ts';
-import { u32 } from '../wire/bytes.ts';
+import { setU16, setU32, u32 } from '../wire/bytes.ts';
 import type { MacLearning } from './mac-learning.ts';
 import { sendTo } from './output.ts';
 import { KIND_TUNNEL } from './port.ts';
@@ -81,8 +81,10 @@ export function xlateNormal(sw: Switch, k: FlowKey, wc: Uint32Array, out: Transl
   const srcHi = k[DL_SRC]!;
   const srcLo = k[DL_SRC + 1]!;
   wc[DL_DST] = wc[DL_DST + 1] = wc[DL_SRC] = wc[DL_SRC + 1] = 0xffffffff;
-  put(macs12, 0, dstHi, dstLo);
-  put(macs12, 6, srcHi, srcLo);
+  setU16(macs12, 0, dstHi);
+  setU32(macs12, 2, dstLo);
+  setU16(macs12, 6, srcHi);
+  setU32(macs12, 8, srcLo);
   // Learn the source, as normal.ts does per packet (a multicast source is never learned).
   let learned: LearnedSource | null = null;
   if ((srcHi & 0x0100) === 0) {
@@ -91,11 +93,11 @@ export function xlateNormal(sw: Switch, k: FlowKey, wc: Uint32Array, out: Transl
       version = inPort.tunnel!.ipVersion;
       if (version === 4) {
         wc[TUN_SRC] = 0xffffffff;
-        for (let j = 0; j < 4; j++) tunSrc[j] = (k[TUN_SRC]! >>> (24 - 8 * j)) & 0xff;
+        setU32(tunSrc, 0, k[TUN_SRC]!);
       } else
         for (let w = 0; w < 4; w++) {
           wc[TUN_IPV6_SRC + w] = 0xffffffff;
-          for (let j = 0; j < 4; j++) tunSrc[4 * w + j] = (k[TUN_IPV6_SRC + w]! >>> (24 - 8 * j)) & 0xff;
+          setU32(tunSrc, 4 * w, k[TUN_IPV6_SRC + w]!);
         }
     }
     sw.macs.learn(domain, macs12, 6, inPort.no, version, fromTunnel ? tunSrc : null, sw.now);
@@ -171,13 +173,4 @@ export function resolvedOutput(sw: Switch, p: Packet, op: Op, w: FlowKey, isLast
     w[at + 3] = s3;
   }
   w[TUN_ID + 1] = savedId;
-}
-
-function put(b: Uint8Array, o: number, hi: number, lo: number): void {
-  b[o] = hi >>> 8;
-  b[o + 1] = hi & 0xff;
-  b[o + 2] = lo >>> 24;
-  b[o + 3] = (lo >>> 16) & 0xff;
-  b[o + 4] = (lo >>> 8) & 0xff;
-  b[o + 5] = lo & 0xff;
 }

@@ -79,18 +79,17 @@ export class Megaflow {
  * ActionProgram is immutable): upcalls for many flows through one rule compile it once, not per flow.
  * Valid while the rule keeps that list (a FLOW_MOD modify gives it a new one).
  */
-const rulePrograms = new WeakMap<FlowEntry, { actions: readonly Action[]; program: ActionProgram }>();
 function programOf(t: Translation): ActionProgram {
   if (t.rules.length !== 1) return new ActionProgram(t.actions);
   const rule = t.rules[0]!;
   const ra = rule.actions;
   if (ra.length !== t.actions.length) return new ActionProgram(t.actions);
   for (let i = 0; i < ra.length; i++) if (ra[i] !== t.actions[i]) return new ActionProgram(t.actions);
-  const memo = rulePrograms.get(rule);
-  if (memo !== undefined && memo.actions === ra) return memo.program;
-  const program = new ActionProgram(ra);
-  rulePrograms.set(rule, { actions: ra, program });
-  return program;
+  if (rule.program === null || rule.programFor !== ra) {
+    rule.program = new ActionProgram(ra);
+    rule.programFor = ra;
+  }
+  return rule.program;
 }
 
 /** The `xc` of every megaflow without side state (most): one shared empty list, not one per upcall. */
@@ -241,26 +240,23 @@ export class FlowCache {
     return mf;
   }
 
+  /** Slot i holds k (the hash is compared first: one load rejects almost every wrong slot). */
+  private emcHolds(i: number, k: FlowKey, hash: number, shape: number): boolean {
+    return (
+      this.emcHash[i] === hash &&
+      this.emcGen[i] === this.emcGeneration &&
+      this.emcShape[i] === shape &&
+      sameInShape(k, this.emcKeys, i * KEY_WORDS, shape)
+    );
+  }
+
   private emcLookup(k: FlowKey, hash: number, shape: number): Megaflow | null {
     if (this.emcSize === 0) return null;
-    const gen = this.emcGeneration;
-    // Two candidate slots; the hash is compared first (one load rejects almost every wrong slot).
+    // Two candidate slots.
     let i = hash & this.emcMask;
-    if (
-      this.emcHash[i] === hash &&
-      this.emcGen[i] === gen &&
-      this.emcShape[i] === shape &&
-      sameInShape(k, this.emcKeys, i * KEY_WORDS, shape)
-    )
-      return this.emcFlow[i]!;
+    if (this.emcHolds(i, k, hash, shape)) return this.emcFlow[i]!;
     i = (hash >>> 13) & this.emcMask;
-    if (
-      this.emcHash[i] === hash &&
-      this.emcGen[i] === gen &&
-      this.emcShape[i] === shape &&
-      sameInShape(k, this.emcKeys, i * KEY_WORDS, shape)
-    )
-      return this.emcFlow[i]!;
+    if (this.emcHolds(i, k, hash, shape)) return this.emcFlow[i]!;
     return null;
   }
 

@@ -7,6 +7,8 @@
 //   DELETE_STRICT  remove the entry with exactly this match+priority.
 // Timeouts are in seconds (OpenFlow); time is an explicit `now` in milliseconds so tests control it.
 // Every change bumps `generation`, which the caches compare to drop stale entries.
+
+import type { ActionProgram } from './action-program.ts';
 import {
   type Action,
   checkActions,
@@ -38,6 +40,12 @@ export class FlowEntry implements Rule {
   created: number;
   /** ms, last time a packet matched (for idle timeout) */
   lastUsed: number;
+  /**
+   * `actions` compiled, for the megaflows of upcalls this rule alone answered (cache.ts programOf), and
+   * the list it was compiled from: a FLOW_MOD modify gives the rule a new list, and so a new program.
+   */
+  program: ActionProgram | null = null;
+  programFor: readonly Action[] | null = null;
 
   constructor(spec: FlowSpec, now: number) {
     this.match = spec.match.clone();

@@ -290,7 +290,7 @@ export class Coalescer {
     if (k === NOT_TUNNEL) return true;
     if (k !== TUNNEL_OK || this.start.type !== et.TEB) return false;
     const at = this.start.at;
-    return plainIpv4(b, at, end) && b[at + 23]! !== ipp.TCP;
+    return plainIpv4v(v, at, end) && b[at + 23]! !== ipp.TCP;
   }
 
   /** Fills this.view, or returns the PASS_* reason the packet cannot be coalesced. */
@@ -476,17 +476,13 @@ export class Coalescer {
   }
 }
 
-/** b[o..end) starts with an untagged Ethernet header and an IPv4 header of 20 bytes, not a fragment. */
-function plainIpv4(b: Uint8Array, o: number, end: number): boolean {
-  return (
-    end - o >= 14 + 20 && u16(b, o + 12) === et.IPV4 && b[o + 14] === 0x45 && (u16(b, o + 20) & 0x3fff) === 0
-  );
-}
-
 /** A Geneve header's first word with version 0, no options, O and C clear, protocol 0x6558 (RFC 8926 §3.4). */
 const GENEVE_PLAIN = 0x00006558;
 
-/** plainIpv4 through the packet's DataView: ethertype, version/IHL in one load, flags/offset in one. */
+/**
+ * The frame at o starts with an untagged Ethernet header and an IPv4 header of 20 bytes, not a fragment
+ * (through the packet's DataView: ethertype and version/IHL in one load, flags/offset in one).
+ */
 function plainIpv4v(v: DataView, o: number, end: number): boolean {
   return end - o >= 14 + 20 && v.getUint32(o + 12) >>> 8 === 0x080045 && (v.getUint16(o + 20) & 0x3fff) === 0;
 }

@@ -247,11 +247,7 @@ export function applyTemplate(
     b[l3 + ipv4.TOTAL_LEN + 1] = total;
     b[l3 + ipv4.IDENT] = ident >>> 8;
     b[l3 + ipv4.IDENT + 1] = ident;
-    // base ≤ 7 × 0xffff (three of the ten words are zero) and total, ident ≤ 0xffff: s < 2^20, so two
-    // end-around folds bring it to 16 bits (≤ 0xf + 0xffff after the first, ≤ 0xffff after the second).
-    let s = t.ipv4Base + total + ident;
-    s = (s >>> 16) + (s & 0xffff);
-    s = ~((s >>> 16) + (s & 0xffff));
+    const s = ipv4Checksum(t, total, ident);
     b[l3 + ipv4.CHECKSUM] = s >>> 8;
     b[l3 + ipv4.CHECKSUM + 1] = s;
   } else {
@@ -287,10 +283,7 @@ function applyUdp4(
 ): number {
   const o = start - UDP4_LEN;
   const total = end - o - 14;
-  // The IPv4 checksum as in applyTemplate: ~fold(base + total + ident), two folds (s < 2^20).
-  let s = t.ipv4Base + total + ident;
-  s = (s >>> 16) + (s & 0xffff);
-  s = ~((s >>> 16) + (s & 0xffff)) & 0xffff;
+  const s = ipv4Checksum(t, total, ident);
   v.setInt32(o, w[0]!);
   v.setInt32(o + 4, w[1]!);
   v.setInt32(o + 8, w[2]!);
@@ -306,6 +299,17 @@ function applyUdp4(
   v.setUint16(o + 48, t.udp4Tail);
   if (t.l4Csum) udp.fillChecksum(b, o + 14, o + 34);
   return o;
+}
+
+/**
+ * The outer IPv4 header checksum for a packet: ~(base + total length + ID) folded (RFC 1071). base ≤
+ * 7 × 0xffff (three of the ten words are zero) and total, ident ≤ 0xffff, so s < 2^20 and two end-around
+ * folds bring it to 16 bits (≤ 0xf + 0xffff after the first, ≤ 0xffff after the second).
+ */
+function ipv4Checksum(t: OuterTemplate, total: number, ident: number): number {
+  let s = t.ipv4Base + total + ident;
+  s = (s >>> 16) + (s & 0xffff);
+  return ~((s >>> 16) + (s & 0xffff)) & 0xffff;
 }
 
 /**

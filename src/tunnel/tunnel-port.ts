@@ -4,7 +4,7 @@
 // into the packet's headroom; templates are keyed by (remote, key) and rebuilt when the next hop's MAC
 // changes (Neighbours.generation).
 import { ENCAP_GRE, ENCAP_NAMES, ENCAP_STT, ENCAP_VXLAN_SOE, type Packet } from '../packet/packet.ts';
-import { parseIpv4, parseIpv6 } from '../wire/bytes.ts';
+import { parseIpv4, parseIpv6, u32 } from '../wire/bytes.ts';
 import { DEFAULT_PORTS } from '../wire/tunnel-ports.ts';
 import { type OuterSpec, OuterTemplate } from './outer-template.ts';
 
@@ -82,8 +82,8 @@ export class TunnelPort {
       if (parseAddr(cfg.remoteIp, this.remote) !== this.ipVersion)
         throw new Error(`tunnel ${cfg.name}: local_ip and remote_ip are of different IP versions`);
     } else this.remote = null;
-    this.remote4 = this.remote !== null && this.ipVersion === 4 ? word(this.remote) : 0;
-    this.local4 = this.ipVersion === 4 ? word(this.local) : 0;
+    this.remote4 = this.remote !== null && this.ipVersion === 4 ? u32(this.remote, 0) : 0;
+    this.local4 = this.ipVersion === 4 ? u32(this.local, 0) : 0;
     const key = cfg.key ?? 'flow';
     this.keyFromFlow = key === 'flow';
     const k = this.keyFromFlow ? 0n : BigInt(key as string | number | bigint);
@@ -172,10 +172,6 @@ export class TunnelPort {
     if (p.tunIpVersion !== this.ipVersion) return null;
     return p.tunDst;
   }
-}
-
-function word(b: Uint8Array): number {
-  return ((b[0]! << 24) | (b[1]! << 16) | (b[2]! << 8) | b[3]!) >>> 0;
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array, n: number): boolean {
