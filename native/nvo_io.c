@@ -44,6 +44,9 @@ extern unsigned int if_nametoindex(const char *ifname);
 #ifndef PACKET_IGNORE_OUTGOING
 #define PACKET_IGNORE_OUTGOING 23
 #endif
+#ifndef PACKET_FANOUT_FLAG_IGNORE_OUTGOING
+#define PACKET_FANOUT_FLAG_IGNORE_OUTGOING 0x4000
+#endif
 #ifndef UDP_SEGMENT
 #define UDP_SEGMENT 103
 #endif
@@ -206,17 +209,44 @@ fail:
   return throw_errno(env, step, err);
 }
 
-// packetOpen(ifname, vnetHdr bool, netnsPath?, rcvbuf) -> { fd, ifindex }
+// Reads an optional 6-byte MAC (a Uint8Array of length 6); *mac stays NULL when undefined/null.
+static int get_mac(napi_env env, napi_value v, uint8_t **mac) {
+  napi_valuetype t;
+  *mac = NULL;
+  if (napi_typeof(env, v, &t) != napi_ok) return -1;
+  if (t == napi_undefined || t == napi_null) return 0;
+  napi_typedarray_type tt;
+  size_t len, off;
+  napi_value ab;
+  if (napi_get_typedarray_info(env, v, &tt, &len, (void **)mac, &ab, &off) != napi_ok ||
+      tt != napi_uint8_array || len != 6)
+    return -1;
+  return 0;
+}
+
+// packetOpen(ifname, vnetHdr bool, netnsPath?, rcvbuf, mac?, defrag?) -> { fd, ifindex }
+// mac: a unicast address of nvo's own, not the interface's: PACKET_MR_UNICAST adds it to the
+// device's unicast filter (dev_uc_add; a device without one, like veth, goes promiscuous), so the NIC
+// accepts frames sent to it, while the host's IP stack sees them as PACKET_OTHERHOST and drops them
+// at once instead of routing each one. The kernel removes the membership when the socket closes.
+// defrag: the socket joins a fanout group of its own (PACKET_FANOUT_FLAG_UNIQUEID) with
+// PACKET_FANOUT_FLAG_DEFRAG, so the kernel reassembles IPv4 fragments (ip_check_defrag, the netns's
+// ipfrag limits and timeout) and the socket reads each datagram whole: one read and one copy instead
+// of one per fragment (VXLAN-SOE's 64 KB datagram crosses a 1500-byte wire as 45 fragments).
 static napi_value packet_open(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
+  size_t argc = 6;
+  napi_value argv[6];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   char name[IFNAMSIZ], ns[256];
   bool vnet = false;
   int32_t rcvbuf = 0;
+  uint8_t *mac = NULL;
+  bool defrag = false;
   if (get_str(env, argv[0], name, sizeof name) || napi_get_value_bool(env, argv[1], &vnet) != napi_ok ||
-      get_str(env, argv[2], ns, sizeof ns) || get_i32(env, argv[3], &rcvbuf))
-    return napi_throw_type_error(env, NULL, "packetOpen(ifname, vnetHdr, netns?, rcvbuf)"), NULL;
+      get_str(env, argv[2], ns, sizeof ns) || get_i32(env, argv[3], &rcvbuf) ||
+      (argc >= 5 && get_mac(env, argv[4], &mac)) ||
+      (argc >= 6 && napi_get_value_bool(env, argv[5], &defrag) != napi_ok))
+    return napi_throw_type_error(env, NULL, "packetOpen(ifname, vnetHdr, netns?, rcvbuf, mac?, defrag?)"), NULL;
   int saved, r = netns_enter(ns, &saved);
   if (r < 0) return throw_errno(env, "packetOpen: enter netns", -r);
   const char *step = "socket(AF_PACKET)";
@@ -244,6 +274,26 @@ static napi_value packet_open(napi_env env, napi_callback_info info) {
   sll.sll_ifindex = ifindex;
   step = "bind(AF_PACKET)";
   if (bind(fd, (struct sockaddr *)&sll, sizeof sll) < 0) goto fail;
+  if (mac) {
+    struct packet_mreq mr;
+    memset(&mr, 0, sizeof mr);
+    mr.mr_ifindex = ifindex;
+    mr.mr_type = PACKET_MR_UNICAST;
+    mr.mr_alen = 6;
+    memcpy(mr.mr_address, mac, 6);
+    step = "PACKET_ADD_MEMBERSHIP(PACKET_MR_UNICAST)";
+    if (setsockopt(fd, SOL_PACKET, PACKET_ADD_MEMBERSHIP, &mr, sizeof mr) < 0) goto fail;
+  }
+  if (defrag) {
+    // Group id 0 with UNIQUEID: the kernel picks an id no other group in this namespace uses; LB, not
+    // HASH: with one member there is nothing to spread, and HASH dissects every packet. A group
+    // hooks the interface in the socket's place with its own flags: IGNORE_OUTGOING again.
+    int fan = (PACKET_FANOUT_LB | PACKET_FANOUT_FLAG_DEFRAG | PACKET_FANOUT_FLAG_UNIQUEID |
+               PACKET_FANOUT_FLAG_IGNORE_OUTGOING)
+              << 16;
+    step = "PACKET_FANOUT(DEFRAG)";
+    if (setsockopt(fd, SOL_PACKET, PACKET_FANOUT, &fan, sizeof fan) < 0) goto fail;
+  }
   netns_leave(saved);
   napi_value o, v;
   CHECK(napi_create_object(env, &o));

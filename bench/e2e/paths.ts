@@ -4,7 +4,14 @@
 // Then 64-B UDP frames per direction over veth, kernel VXLAN and nvo VXLAN (udp-flood.ts).
 // Every wire is a modelled real one (testbed.ts REAL_WIRE) unless --wire off.
 //
-//   node bench/e2e/paths.ts [--seconds 3] [--runs 3] [--only veth,kernel-vxlan,...,udp|udp:nvo-vxlan] [--wire on|off] [--json]
+//   node bench/e2e/paths.ts [--seconds 3] [--runs 3] [--only veth,kernel-vxlan,...,udp|udp:nvo-vxlan] [--wire on|off]
+//                           [--warmup S] [--own-mac on|off] [--json]
+//
+// Every bed first carries a ping (nvo and OVS resolve their tunnel neighbours and learn MACs on the
+// first packets). `--warmup S` then runs S seconds of the same traffic unmeasured on every path
+// (default 0): nvo's JIT compiles its datapath in the first seconds, which a 3-s run otherwise
+// partly measures. `--own-mac off`: nvo's raw underlay shares the veth's MAC (the host's IP stack
+// then routes and drops every tunnel packet nvo receives; testbed/nvo-hosts.ts ownMac).
 //
 // Paths:
 //   veth            the guests' namespaces joined by one veth: the optimum a tunnel can approach
@@ -13,6 +20,8 @@
 //   nvo-vxlan       nvo, VXLAN classic: software tunnel GSO, one packet per segment
 //   nvo-vxlan-uso   nvo, VXLAN with inner TSO and one outer UDP GSO superframe per burst
 //   nvo-vxlan-soe   nvo, VXLAN-SOE: one datagram per 64 KB, outer IPv4 fragments
+//   nvo-sock-uso    nvo with the socket underlay (kernel UDP sockets, UDP_SEGMENT / UDP_GRO): VXLAN
+//   nvo-sock-soe    the same, VXLAN-SOE: the kernel fragments and reassembles the 64 KB datagram
 //   ovs-vxlan       Open vSwitch userspace (datapath_type=netdev) on both hosts
 // Issue goals (on this machine): nvo VXLAN with UDP GSO ≥ 10 × OVS userspace VXLAN; STT ≥ 0.75 ×
 // kernel VXLAN; STT ≥ 2 × classic VXLAN; SOE ≥ 2.5 × classic VXLAN; 64-B UDP through nvo ≥ 0.15 Mpps
@@ -110,12 +119,22 @@ async function kernelVxlan(): Promise<Bed> {
   return { ...guests(t), close: async () => void tb.down(name) };
 }
 
-function nvo(encap: string, uso: boolean) {
+let ownMac = true;
+
+function nvo(encap: string, uso: boolean, underlay: 'raw' | 'socket' = 'raw') {
   return async (): Promise<Bed> => {
     const name = uniqueName('nvoe');
     const t = tb.up({ name, vxlan: null, underlayOffloads: wire });
     try {
-      const hosts = await startNvoHosts(t, { encap, guestMtu: 1400, uso });
+      const hosts = await startNvoHosts(t, {
+        encap,
+        guestMtu: 1400,
+        uso,
+        ownMac,
+        underlay,
+        ...(underlay === 'socket' ? { udp: 'native' as const } : {}),
+      });
+      await warm(t.hosts[0]!.guestNs!, t.hosts[1]!.guestAddr);
       return {
         ...guests(t),
         pids: hosts.procs.map((p) => p.pid!),
@@ -225,11 +244,24 @@ const PATHS: PathRun[] = [
   { path: 'nvo-vxlan', note: 'classic: software tunnel GSO', setup: nvo('vxlan', false) },
   { path: 'nvo-vxlan-uso', note: 'inner TSO + outer UDP GSO superframe', setup: nvo('vxlan', true) },
   { path: 'nvo-vxlan-soe', note: 'one datagram, outer IPv4 fragments', setup: nvo('vxlan-soe', false) },
+  {
+    path: 'nvo-sock-uso',
+    note: 'socket underlay: UDP_SEGMENT / UDP_GRO',
+    setup: nvo('vxlan', false, 'socket'),
+  },
+  {
+    path: 'nvo-sock-soe',
+    note: 'socket underlay: SOE, kernel fragments',
+    setup: nvo('vxlan-soe', false, 'socket'),
+  },
   { path: 'ovs-vxlan', note: 'OVS userspace (netdev), both hosts', setup: ovsVxlan },
 ];
 
-/** The 64-B UDP rows: the same beds, a packet-rate test per direction. */
-const UDP_PATHS = ['veth', 'kernel-vxlan', 'nvo-vxlan'];
+/**
+ * The 64-B UDP rows: the same beds, a packet-rate test per direction. nvo-vxlan-uso's underlay port
+ * sends each burst of one flow's datagrams as one UDP GSO superframe (src/io/udp-tx-pack.ts).
+ */
+const UDP_PATHS = ['veth', 'kernel-vxlan', 'nvo-vxlan', 'nvo-vxlan-uso'];
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
@@ -239,7 +271,7 @@ async function main(): Promise<void> {
   };
   if (args.includes('--help')) {
     console.log(
-      'node bench/e2e/paths.ts [--seconds 3] [--runs 3] [--only veth,kernel-vxlan,...,udp] [--wire on|off] [--json]',
+      'node bench/e2e/paths.ts [--seconds 3] [--runs 3] [--only veth,kernel-vxlan,...,udp] [--wire on|off] [--warmup S] [--own-mac on|off] [--json]',
     );
     console.log(
       `paths: ${PATHS.map((p) => p.path).join(', ')}; udp (64-B rates over ${UDP_PATHS.join(', ')})`,
@@ -253,7 +285,9 @@ async function main(): Promise<void> {
   const seconds = Number(opt('--seconds', '3'));
   const runs = Number(opt('--runs', '3'));
   const only = opt('--only', '').split(',').filter(Boolean);
+  const warmup = Number(opt('--warmup', '0'));
   wire = opt('--wire', 'on') === 'off' ? {} : WIRE;
+  ownMac = opt('--own-mac', 'on') !== 'off';
   const m = machine();
   console.log(describeMachine(m));
   console.log(
@@ -279,7 +313,9 @@ async function main(): Promise<void> {
     const model = Object.keys(wire).length ? 'real wire: segmented before it, GRO after it' : 'veth defaults';
     console.log(`underlay veth (${model}): ${keys.map((k) => `${k}=${f[k] ?? '?'}`).join(' ')}`);
   }
-  console.log(`one TCP flow, iperf3 ${seconds} s, median of ${runs}\n`);
+  console.log(
+    `one TCP flow, iperf3 ${seconds} s, median of ${runs}; warm-up ${warmup} s; nvo raw underlay MAC: ${ownMac ? 'its own' : "the veth's"}\n`,
+  );
   const rows: { path: string; note: string; runs: number[]; median: number; cpuPerGB: number[] }[] = [];
   for (const p of PATHS) {
     if (only.length && !only.includes(p.path)) continue;
@@ -293,6 +329,7 @@ async function main(): Promise<void> {
       try {
         const bed = await p.setup();
         try {
+          if (warmup > 0) await iperf(bed.a.ns, bed.b.ns, bed.b.addr, { seconds: warmup });
           const c0 = (bed.pids ?? []).reduce((a, pid) => a + cpuSeconds(pid), 0);
           const r = await iperf(bed.a.ns, bed.b.ns, bed.b.addr, { seconds });
           const c1 = (bed.pids ?? []).reduce((a, pid) => a + cpuSeconds(pid), 0);
@@ -322,6 +359,7 @@ async function main(): Promise<void> {
         try {
           const bed = await p.setup();
           try {
+            if (warmup > 0) await udpRate(bed.a, bed.b, warmup);
             ab.push(await udpRate(bed.a, bed.b, seconds));
             ba.push(await udpRate(bed.b, bed.a, seconds));
           } finally {
@@ -375,15 +413,20 @@ async function main(): Promise<void> {
     console.log(`nvo-stt / kernel-vxlan = ${ratio('nvo-stt', 'kernel-vxlan')} (goal ≥ 0.75, stretch ≥ 1)`);
     console.log(`nvo-stt / nvo-vxlan = ${ratio('nvo-stt', 'nvo-vxlan')} (goal ≥ 2)`);
     console.log(`nvo-vxlan-soe / nvo-vxlan = ${ratio('nvo-vxlan-soe', 'nvo-vxlan')} (goal ≥ 2.5)`);
-  }
-  const nvoUdp = udpRows.find((r) => r.path === 'nvo-vxlan');
-  if (nvoUdp)
     console.log(
-      `nvo-vxlan 64-B UDP = ${(median(nvoUdp.ab) / 1e6).toFixed(3)} / ${(median(nvoUdp.ba) / 1e6).toFixed(3)} Mpps per direction (goal ≥ 0.15)`,
+      `socket underlay: nvo-sock-uso / ovs-vxlan = ${ratio('nvo-sock-uso', 'ovs-vxlan')}, nvo-sock-soe / nvo-vxlan = ${ratio('nvo-sock-soe', 'nvo-vxlan')}`,
+    );
+  }
+  for (const r of udpRows.filter((x) => x.path.startsWith('nvo')))
+    console.log(
+      `${r.path} 64-B UDP = ${(median(r.ab) / 1e6).toFixed(3)} / ${(median(r.ba) / 1e6).toFixed(3)} Mpps per direction (goal ≥ 0.15)`,
     );
   if (args.includes('--json')) {
     const file = `bench/results/e2e-${new Date().toISOString().replace(/[:.]/g, '-')}.json`;
-    writeFileSync(file, JSON.stringify({ machine: m, seconds, runs, wire, rows, udp: udpRows }, null, 2));
+    writeFileSync(
+      file,
+      JSON.stringify({ machine: m, seconds, runs, warmup, ownMac, wire, rows, udp: udpRows }, null, 2),
+    );
     console.log(`wrote ${file}`);
   }
 }

@@ -3,7 +3,7 @@
 // out near 0.23 Mpps on this machine (performance.md §1.2) — it would measure itself, not the path.
 //
 //   node bench/e2e/udp-flood.ts sink  --netns NS --bind ADDR --port P --seconds S
-//   node bench/e2e/udp-flood.ts flood --netns NS --bind ADDR --to ADDR --port P --seconds S [--len 18]
+//   node bench/e2e/udp-flood.ts flood --netns NS --bind ADDR --to ADDR --port P --seconds S [--len 18] [--pps N]
 //
 // 18 bytes of UDP payload make the smallest Ethernet frame: 14 + 20 + 8 + 18 = 60 B (64 B with the
 // FCS). The sink prints one JSON line, {packets, seconds}: datagrams received between the first and
@@ -31,6 +31,7 @@ const { positionals, values } = parseArgs({
     port: { type: 'string', default: '5300' },
     seconds: { type: 'string', default: '3' },
     len: { type: 'string', default: '18' },
+    pps: { type: 'string', default: '0' },
   },
 });
 const role = positionals[0];
@@ -92,16 +93,39 @@ if (role === 'sink') {
     desc[w + D_PORT] = port;
     bytes.set(to, (w + D_ADDR) * 4);
   }
-  const end = performance.now() + seconds * 1000;
+  const start = performance.now();
+  const end = start + seconds * 1000;
+  const pps = Number(values.pps);
   let sent = 0;
-  // Synchronous blast: nothing else runs in this process. txBurst returns 0 while the socket buffer is
-  // full (EAGAIN), which is the flow control; the loop just tries again.
-  while (performance.now() < end) {
-    const n = native.txBurst(s.fd, KIND_UDP, 0, slab, desc, BURST);
-    if (n > 0) sent += n;
+  if (pps > 0) {
+    // Paced: every millisecond, what the rate allows since the start (a fixed offered load, so the
+    // switch's CPU per packet can be compared without the sender competing for the same cores).
+    const timer = setInterval(() => {
+      const now = performance.now();
+      if (now >= end) {
+        clearInterval(timer);
+        native.close(s.fd);
+        process.stdout.write(`${JSON.stringify({ sent })}\n`);
+        return;
+      }
+      let due = Math.floor(((now - start) / 1000) * pps) - sent;
+      while (due > 0) {
+        const n = native.txBurst(s.fd, KIND_UDP, 0, slab, desc, Math.min(due, BURST));
+        if (n <= 0) break;
+        sent += n;
+        due -= n;
+      }
+    }, 1);
+  } else {
+    // Synchronous blast: nothing else runs in this process. txBurst returns 0 while the socket buffer
+    // is full (EAGAIN), which is the flow control; the loop just tries again.
+    while (performance.now() < end) {
+      const n = native.txBurst(s.fd, KIND_UDP, 0, slab, desc, BURST);
+      if (n > 0) sent += n;
+    }
+    native.close(s.fd);
+    process.stdout.write(`${JSON.stringify({ sent })}\n`);
   }
-  native.close(s.fd);
-  process.stdout.write(`${JSON.stringify({ sent })}\n`);
 } else {
   console.error('usage: udp-flood.ts sink|flood --netns NS --bind ADDR [--to ADDR] --port P --seconds S');
   process.exit(2);

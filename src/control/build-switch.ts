@@ -16,6 +16,8 @@ export interface PortRequest {
   device: string;
   netns?: string;
   offload: boolean;
+  /** Raw underlay: the port's `uso` (UDP GSO superframes on the wire). */
+  uso?: boolean;
   /** backend udp (a guest over UDP): where its frames are sent. */
   peer?: string;
   /** role 'socket' (underlay mode socket): the local address and UDP port to bind, and the tunnels it carries. */
@@ -46,6 +48,7 @@ export function buildSwitch(cfg: Config, open: (r: PortRequest) => PortSink & { 
       device: u.device,
       netns: u.netns,
       offload: u.offload,
+      uso: u.uso,
     });
     const port = sw.addPort(u.name, KIND_UNDERLAY, { sink, mtu: u.mtu, txOffload: u.offload, txUso: u.uso });
     underlayNo ||= port.no;

@@ -51,6 +51,8 @@ export interface DaemonOptions {
   sockets?: Map<string, IoBackend>;
 }
 
+const macBytes = (s: string) => Uint8Array.from(s.split(':').map((x) => Number.parseInt(x, 16)));
+
 function deviceMac(dev: string, netns?: string): Uint8Array | undefined {
   try {
     const text = netns
@@ -58,12 +60,7 @@ function deviceMac(dev: string, netns?: string): Uint8Array | undefined {
           encoding: 'utf8',
         })
       : readFileSync(`/sys/class/net/${dev}/address`, 'utf8');
-    return Uint8Array.from(
-      text
-        .trim()
-        .split(':')
-        .map((x) => Number.parseInt(x, 16)),
-    );
+    return macBytes(text.trim());
   } catch {
     return undefined;
   }
@@ -163,6 +160,10 @@ export function startDaemon(cfg: Config, o: DaemonOptions = {}): Running {
     byName.set(r.name, be);
     return be;
   };
+  // underlay.mac other than the device's: the raw underlay ports accept frames to it (af-packet.ts mac).
+  const own = cfg.underlay.mac ? macBytes(cfg.underlay.mac) : undefined;
+  const ownMacFor = (dev: Uint8Array | undefined) =>
+    own && !dev?.every((x, i) => x === own[i]) ? own : undefined;
   const open = (r: PortRequest): IoBackend & { mac?: Uint8Array } => {
     if (r.role === 'guest' && r.backend === 'udp') {
       const be = o.sockets?.get(r.name);
@@ -184,8 +185,9 @@ export function startDaemon(cfg: Config, o: DaemonOptions = {}): Running {
         });
       return keep(r, be);
     }
-    const be = keep(r, openDevice(r));
-    return Object.assign(be, { mac: r.role === 'underlay' ? deviceMac(r.device, r.netns) : undefined });
+    const mac = r.role === 'underlay' ? deviceMac(r.device, r.netns) : undefined;
+    const be = keep(r, openDevice(r, ownMacFor(mac)));
+    return Object.assign(be, { mac });
   };
   let sw: Switch;
   try {
@@ -224,7 +226,9 @@ export function startDaemon(cfg: Config, o: DaemonOptions = {}): Running {
   for (const [name, be] of byName) {
     const r = requests.get(name)!;
     if (r.role !== 'socket' && r.backend !== 'udp')
-      watch.add(name, r, be, handlers.get(name)!, () => openDevice(r));
+      watch.add(name, r, be, handlers.get(name)!, () =>
+        openDevice(r, r.role === 'underlay' ? ownMacFor(deviceMac(r.device, r.netns)) : undefined),
+      );
   }
   const timer = setInterval(() => {
     sw.tick(Date.now());
@@ -255,12 +259,24 @@ function describeBackend(be: IoBackend): Record<string, unknown> {
   return { backend: be.name, kind: be.kind, state: 'up', counters: be.counters.snapshot() };
 }
 
-/** A guest or raw-underlay device back end (TAP or AF_PACKET with vnet_hdr). */
-function openDevice(r: PortRequest): IoBackend {
+/**
+ * A guest or raw-underlay device back end (TAP or AF_PACKET with vnet_hdr); `mac`: nvo's own. Raw
+ * underlay ports read IPv4 datagrams reassembled by the kernel (defrag: VXLAN-SOE's fragments) and,
+ * with `uso`, send runs of small same-flow datagrams as one UDP GSO superframe (packUdp).
+ */
+function openDevice(r: PortRequest, mac?: Uint8Array): IoBackend {
   // Superframe slots: with vnet_hdr the kernel hands us 64 KB TSO/GRO frames.
   const pool = new Pool(r.offload ? 512 : 2048, r.offload ? SUPER_SLOT : 2048);
   const netns = r.netns ? `/run/netns/${r.netns}` : undefined;
   return r.backend === 'tap'
     ? new TapPort({ name: r.device, pool, netns, vnetHdr: true, offloads: r.offload ? undefined : 0 })
-    : new AfPacketPort({ ifname: r.device, pool, netns, vnetHdr: true });
+    : new AfPacketPort({
+        ifname: r.device,
+        pool,
+        netns,
+        vnetHdr: true,
+        mac,
+        packUdp: r.uso === true,
+        defrag: r.role === 'underlay',
+      });
 }

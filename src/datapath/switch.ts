@@ -8,26 +8,18 @@
  *   NORMAL to a known unicast is resolved on the upcall (xlate-normal.ts): a cache hit runs no MAC-table
  *   code; every MAC-table change flushes the caches, and hits refresh MAC ages on tick.
  *
+ * A burst is classified packet by packet and executed in runs: consecutive packets of one megaflow whose
+ * actions are one output get that output resolved once (admit / closeRun below; runs.test.ts holds it to
+ * packet-by-packet results).
+ *
  * Every drop has a named counter in `counters` (`nvo stats`). Outputs are staged per port and handed to
  * the back ends once per batch (`flush`).
  */
 
-import {
-  type ActionProgram,
-  moveField,
-  OP_CONTROLLER,
-  OP_DEC_TTL,
-  OP_MOVE,
-  OP_OUT_RESOLVED,
-  OP_POP_VLAN,
-  OP_PUSH_VLAN,
-  OP_SET_TTL,
-  OP_WRITE,
-} from '../flow/action-program.ts';
 import type { FlowSpec } from '../flow/actions.ts';
-import { FlowCache, LEVEL_NAMES, type Megaflow } from '../flow/cache.ts';
-import { extractKey } from '../flow/extract.ts';
-import { type FlowKey, KEY_WORDS, NW_TTL, newKey, VLAN_CFI, VLAN_TCI, VLAN2_TCI } from '../flow/key.ts';
+import { FlowCache, LEVEL_EMC, type Megaflow } from '../flow/cache.ts';
+import { extractKey, sameKey } from '../flow/extract.ts';
+import { type FlowKey, KEY_WORDS, newKey, TUN_DST, TUN_ID } from '../flow/key.ts';
 import { hashShape, shapeEnd, shapeOf } from '../flow/key-shape.ts';
 import { FlowTables } from '../flow/table.ts';
 import { Segmenter } from '../offload/gso.ts';
@@ -44,15 +36,16 @@ import { Pool, SMALL_SLOT, SUPER_SLOT } from '../packet/pool.ts';
 import { Neighbours } from '../tunnel/neighbours.ts';
 import { type TunnelConfig, TunnelPort } from '../tunnel/tunnel-port.ts';
 import { OK } from '../wire/status.ts';
-import { commit } from './commit.ts';
+import { execute } from './execute.ts';
 import { MacLearning } from './mac-learning.ts';
 import { NeighbourResolver } from './neighbour-resolver.ts';
-import { output } from './output.ts';
-import { invalidTtl, PacketInQueue, packetIn } from './packet-in.ts';
+import { PacketInQueue } from './packet-in.ts';
 import { KIND_INTERNAL, KIND_TUNNEL, KIND_UNDERLAY, Port, type PortSink } from './port.ts';
+import { closeRun, openRun, RUN_MAX } from './runs.ts';
+import { traceFrame, traceLookup } from './trace.ts';
 import { TunnelTransmitters } from './tunnel-transmitters.ts';
 import { receiveUnderlay } from './underlay-input.ts';
-import { resolvedOutput, xlateNormal } from './xlate-normal.ts';
+import { xlateNormal } from './xlate-normal.ts';
 
 export interface SwitchConfig {
   name?: string;
@@ -76,6 +69,7 @@ export interface TraceStep {
 
 /** Port numbers below this are also kept in an array (`portOf`): an index instead of a Map lookup. */
 const PORT_TABLE = 1024;
+/** Packets in one run (Switch.admit): a longer run of one megaflow is closed and a new one opened. */
 
 export class Switch {
   readonly name: string;
@@ -128,9 +122,23 @@ export class Switch {
   /** MacLearning.generation the caches were last valid for (NORMAL answers are cached: xlate-normal.ts). */
   private macGeneration = 0;
   // Scratch, made once.
-  readonly key = newKey();
+  /** The packet's key; `prev` holds the previous packet's (admit swaps them). */
+  private key = newKey();
   /** Words of `key` from here on are 0: its last extraction's shape ends here (extractKey's `clean`). */
   private keyEnd = KEY_WORDS;
+  private prev = newKey();
+  private prevEnd = KEY_WORDS;
+  /**
+   * The previous packet was an EMC hit with key `prev` (of shape prevShape, hash prevHash, megaflow
+   * prevFlow) and no flush came since (prevFlushes): a packet with the same key is then an EMC hit on
+   * the same entry (a hit changes no slot), answered without hashing or probing (VPP's VXLAN input keeps
+   * its last tunnel lookup the same way). Counted as the EMC hit it is.
+   */
+  private prevEmc = false;
+  private prevShape = 0;
+  private prevHash = 0;
+  private prevFlushes = 0;
+  private prevFlow: Megaflow | null = null;
   readonly work = newKey();
   readonly cur = newKey();
   /** Set while tracing: lines describing the packet's path. */
@@ -286,30 +294,11 @@ export class Switch {
 
   /**
    * Runs one frame through the switch as if received on `inPort`, transmitting nothing, and returns
-   * the path it took: cache level, tables, actions, outputs or the drop reason (`nvo trace`).
+   * the path it took (`nvo trace`, trace.ts).
    */
   traceFrame(inPort: number, frame: Uint8Array, now: number): string[] {
-    const pool = frame.length + 512 <= SMALL_SLOT ? this.pool : this.superPool;
-    const p = pool.alloc();
-    if (p === null) return ['no buffer'];
-    p.buf.set(frame, p.start);
-    p.end = p.start + frame.length;
-    const lines: string[] = [`in_port ${this.ports.get(inPort)?.name ?? inPort}: ${frame.length} bytes`];
-    this.trace = lines;
-    this.dryRun = true;
-    try {
-      const b = this.traceBatch;
-      b.count = 0;
-      b.push(p);
-      this.receive(inPort, b, now);
-    } finally {
-      this.trace = null;
-      this.dryRun = false;
-    }
-    return lines;
+    return traceFrame(this, inPort, frame, now);
   }
-
-  private readonly traceBatch = new Batch(1);
 
   // ---- the run loop ----
 
@@ -333,9 +322,10 @@ export class Switch {
       port.rxPackets++;
       port.rxBytes += p.end - p.start;
       p.inPort = inPort;
-      this.pipeline(p);
+      this.admit(p);
     }
     batch.count = 0;
+    this.closeRun();
   }
 
   readonly usoOut = new Batch(512);
@@ -354,107 +344,96 @@ export class Switch {
     this.cache.flush();
   }
 
-  /** Flow key, cache lookup, actions. */
+  /** Flow key, cache lookup, actions: p is done when this returns. */
   pipeline(p: Packet): void {
-    const k = this.key;
-    if (extractKey(p, k, this.keyEnd) !== OK) {
-      this.keyEnd = KEY_WORDS;
-      this.drop(p, this.c.dropBadFrame);
-      return;
+    this.admit(p);
+    this.closeRun();
+  }
+
+  // ---- runs (runs.ts): admit classifies each packet; consecutive packets of one single-output megaflow
+  // share one resolution of that output. The run state lives here so admit reaches it in one load.
+
+  readonly run: (Packet | null)[] = new Array<Packet | null>(RUN_MAX).fill(null);
+  runN = 0;
+  runBytes = 0;
+  runFlow: Megaflow | null = null;
+  runPort: Port | null = null;
+  /** Tunnel runs: tun_id (2 words) and tun_dst of the first packet's key, which every member shares. */
+  runTunHi = 0;
+  runTunLo = 0;
+  runTunDst = 0;
+  /** The run's key for tunnelOutputRun: tun_id and tun_dst as the lone op sets them (other words unused). */
+  readonly runKey = newKey();
+
+  /** Classifies p and runs its actions, or adds it to the open run (closeRun runs that). */
+  admit(p: Packet): void {
+    const cache = this.cache;
+    if (this.macs.generation !== this.macGeneration || cache.stale) {
+      // A flush pushes the megaflows' stats: the open run's are credited first.
+      this.closeRun();
+      this.syncMacs();
+      cache.revalidate();
     }
-    if (this.macs.generation !== this.macGeneration) this.syncMacs();
-    const shape = shapeOf(k, p.tunIpVersion);
-    this.keyEnd = shapeEnd(shape);
-    const hash = hashShape(k, shape);
+    let k: FlowKey;
+    let shape: number;
+    let hash: number;
+    let mf: Megaflow;
+    if (this.prevEmc && cache.flushes === this.prevFlushes && sameKey(p, this.prev)) {
+      k = this.prev;
+      shape = this.prevShape;
+      hash = this.prevHash;
+      mf = this.prevFlow!;
+      cache.repeatEmcHit();
+    } else {
+      k = this.key;
+      if (extractKey(p, k, this.keyEnd) !== OK) {
+        this.keyEnd = KEY_WORDS;
+        this.drop(p, this.c.dropBadFrame);
+        return;
+      }
+      shape = shapeOf(k, p.tunIpVersion);
+      hash = hashShape(k, shape);
+      mf = cache.classify(k, hash, shape);
+      this.prevEmc = cache.level === LEVEL_EMC;
+      this.prevShape = shape;
+      this.prevHash = hash;
+      this.prevFlushes = cache.flushes;
+      this.prevFlow = mf;
+      // The next packet's key goes in the other buffer; this one stays for the comparison.
+      this.key = this.prev;
+      this.prev = k;
+      this.keyEnd = this.prevEnd;
+      this.prevEnd = shapeEnd(shape);
+    }
     if (p.flowHash === 0) p.flowHash = hash;
-    const mf = this.cache.lookup(k, hash, p.end - p.start, this.now, shape);
-    if (this.trace) this.traceLookup(mf);
-    this.execute(p, k, mf.program);
-  }
-
-  private traceLookup(mf: Megaflow): void {
-    const trace = this.trace!;
-    trace.push(`cache: ${LEVEL_NAMES[this.cache.level]}`);
-    for (const step of mf.path)
-      trace.push(
-        `table ${step.table}: ${step.entry ? `matched priority=${step.entry.priority} cookie=0x${step.entry.cookie.toString(16)}` : 'miss'}`,
-      );
-    trace.push(`actions: ${mf.actions.length ? mf.actions.map((a) => a.kind).join(',') : 'drop'}`);
-  }
-
-  /**
-   * Runs a megaflow's compiled actions on p, whose bytes match key k. Consumes p. Without rewrites
-   * (output:N, NORMAL) the key is used as it is; otherwise actions change a working copy, and when
-   * they change header fields each output first commits the difference to the packet (commit.ts).
-   */
-  execute(p: Packet, k: FlowKey, prog: ActionProgram): void {
-    const last = prog.last;
-    if (last < 0) {
-      this.drop(p, this.c.dropNoActions);
-      return;
-    }
-    let w = k;
-    if (prog.rewrites) {
-      w = this.work;
-      w.set(k);
-      if (prog.rewritesPacket) this.cur.set(k);
-    }
-    const ops = prog.ops;
-    for (let i = 0; i <= last; i++) {
-      const op = ops[i]!;
-      switch (op.code) {
-        case OP_WRITE:
-          w[op.word] = (w[op.word]! & op.keep) | op.set;
-          break;
-        case OP_MOVE:
-          moveField(w, op.move!);
-          break;
-        case OP_PUSH_VLAN:
-          w[VLAN2_TCI] = w[VLAN_TCI]!;
-          w[VLAN_TCI] = VLAN_CFI;
-          break;
-        case OP_POP_VLAN:
-          w[VLAN_TCI] = w[VLAN2_TCI]!;
-          w[VLAN2_TCI] = 0;
-          break;
-        case OP_DEC_TTL:
-          if (w[NW_TTL]! <= 1) {
-            if (prog.rewritesPacket && !this.commitTo(p, w, true)) return;
-            invalidTtl(this, p, op); // packet-in.ts: INVALID_TTL to subscribers that asked; counted drop
-            return;
-          }
-          w[NW_TTL] = w[NW_TTL]! - 1;
-          break;
-        case OP_SET_TTL:
-          w[NW_TTL] = op.set;
-          break;
-        case OP_OUT_RESOLVED:
-          if (prog.rewritesPacket && !this.commitTo(p, w, i === last)) return;
-          resolvedOutput(this, p, op, w, i === last);
-          if (i === last) return;
-          break;
-        case OP_CONTROLLER:
-          // A packet-in record for subscribers (packet-in.ts); without any, counted as before.
-          if (prog.rewritesPacket && !this.commitTo(p, w, i === last)) return;
-          packetIn(this, p, op, i === last);
-          if (i === last) return;
-          break;
-        default:
-          if (prog.rewritesPacket && !this.commitTo(p, w, i === last)) return;
-          output(this, p, op, w, i === last);
-          if (i === last) return;
+    const bytes = p.end - p.start;
+    if (mf === this.runFlow) {
+      if (
+        this.runN < RUN_MAX &&
+        (this.runPort!.kind !== KIND_TUNNEL ||
+          (k[TUN_ID] === this.runTunHi && k[TUN_ID + 1] === this.runTunLo && k[TUN_DST] === this.runTunDst))
+      ) {
+        this.run[this.runN++] = p;
+        this.runBytes += bytes;
+        return;
       }
     }
+    this.closeRun();
+    if (this.trace) traceLookup(this, mf);
+    const lone = mf.program.lone;
+    if (lone !== null && this.trace === null && !this.dryRun && openRun(this, mf, lone, k)) {
+      this.run[0] = p;
+      this.runN = 1;
+      this.runBytes = bytes;
+      return;
+    }
+    this.cache.credit(mf, 1, bytes, this.now);
+    execute(this, p, k, mf.program);
   }
 
-  /** Rewrites p to match w before an output (false: it could not, and p was dropped when `isLast`). */
-  private commitTo(p: Packet, w: FlowKey, isLast: boolean): boolean {
-    if (!commit(p, this.cur, w)) {
-      if (isLast) this.drop(p, this.c.dropCommit);
-      return false;
-    }
-    this.cur.set(w);
-    return true;
+  /** Runs the open run's actions on its packets (see admit; runs.ts). */
+  closeRun(): void {
+    if (this.runN !== 0) closeRun(this);
   }
 
   /** Stages q on port for tx (counted drop when its batch is full). */

@@ -19,10 +19,7 @@ import { completeCsum } from '../offload/csum-complete.ts';
 import { GSO_DROPPED, GSO_PASSED } from '../offload/gso.ts';
 import { FRAGMENTED, fragment4, RESULT_NAMES } from '../offload/ipv4-fragment.ts';
 import * as pmtu from '../offload/pmtu.ts';
-import * as soeTx from '../offload/soe-tx.ts';
-import * as sttTx from '../offload/stt-segment.ts';
 import {
-  CSUM_VALID,
   ENCAP_STT,
   ENCAP_VXLAN_SOE,
   GSO_NONE,
@@ -37,16 +34,15 @@ import type { TunnelPort } from '../tunnel/tunnel-port.ts';
 import { setU32, u32 } from '../wire/bytes.ts';
 import * as ipv4 from '../wire/ipv4.ts';
 import { OK } from '../wire/status.ts';
-import * as stt from '../wire/stt.ts';
 import * as udp from '../wire/udp.ts';
 import type { Port } from './port.ts';
 import { socketOutput } from './socket-underlay.ts';
+import { soeOutput, stageAll, sttOutput } from './stt-soe-output.ts';
 import type { Switch } from './switch.ts';
 import { PACK_UNSUPPORTED, packUso, segmentInner } from './tunnel-segment.ts';
 
 const remote4 = new Uint8Array(4);
 const remote6 = new Uint8Array(16);
-const sttRepr = stt.newRepr();
 
 export function tunnelOutput(sw: Switch, port: Port, p: Packet, w: FlowKey): void {
   const t = port.tunnel!;
@@ -97,6 +93,40 @@ export function tunnelOutput(sw: Switch, port: Port, p: Packet, w: FlowKey): voi
 }
 
 /**
+ * tunnelOutput for a run of n packets of one megaflow (Switch.closeRun), `bytes` long in all, whose
+ * keys agree with `w` on tun_id and tun_dst (all tunnelOutput reads of an IPv4 tunnel's key): the
+ * encapsulation is looked up once for the run, then each packet only gets the template. Without a
+ * resolved one, each packet goes through tunnelOutput, as it would alone. Takes the packets out of `ps`.
+ */
+export function tunnelOutputRun(
+  sw: Switch,
+  port: Port,
+  ps: (Packet | null)[],
+  n: number,
+  bytes: number,
+  w: FlowKey,
+): void {
+  const t = port.tunnel!;
+  if (t.ipVersion === 4 && port.sink === null && !sw.dryRun) {
+    const dst = t.remote !== null ? t.remote4 : w[TUN_DST]!;
+    const idHi = t.keyFromFlow ? w[TUN_ID]! : t.keyHi;
+    const idLo = t.keyFromFlow ? w[TUN_ID + 1]! : t.keyLo;
+    const r = port.encapRoutes!.lookup(dst, idHi, idLo, sw.neighbours, sw.now);
+    if (r !== null) {
+      port.txPackets += n;
+      port.txBytes += bytes;
+      encapsulateRun(sw, t, r.underlay!, ps, n, r.tpl!);
+      return;
+    }
+  }
+  for (let i = 0; i < n; i++) {
+    const p = ps[i]!;
+    ps[i] = null;
+    tunnelOutput(sw, port, p, w);
+  }
+}
+
+/**
  * Encapsulates p for tunnel `port` towards `remote` (next-hop MAC `mac`) and stages it on `underlay`.
  * With `e`, the IPv4 next hop's entry, the result is remembered for the next packet (encap-routes.ts).
  */
@@ -126,6 +156,56 @@ export function tunnelSend(
   const tpl = t.template(remote, idHi, idLo, sw.underlayMac, mac, gen);
   if (e !== null) port.encapRoutes!.remember(u32(remote, 0), idHi, idLo, gen, tpl, e, underlay);
   encapsulate(sw, t, underlay, p, tpl);
+}
+
+/**
+ * encapsulate() for the n packets of a run: the plain case (a frame that fits the underlay, no offload
+ * state, headroom for the template, no TTL/TOS/DF inherited) inline, with what it reads of the tunnel,
+ * template and underlay loaded once; any other packet goes through encapsulate().
+ */
+function encapsulateRun(
+  sw: Switch,
+  t: TunnelPort,
+  underlay: Port,
+  ps: (Packet | null)[],
+  n: number,
+  tpl: OuterTemplate,
+): void {
+  const plain = !t.inherits && !sw.dryRun;
+  const len = tpl.len;
+  // Largest inner frame that fits: outer IP datagram = frame + (len − l3) ≤ MTU.
+  const fits = underlay.mtu - (len - tpl.l3);
+  const l3 = tpl.l3;
+  const l4 = tpl.l4;
+  const encap = t.encap;
+  const out = underlay.out;
+  for (let i = 0; i < n; i++) {
+    const p = ps[i]!;
+    ps[i] = null;
+    const start = p.start;
+    if (
+      !plain ||
+      start < len ||
+      p.end - start > fits ||
+      (p.flags & (SUPERFRAME | NEEDS_CSUM)) !== 0 ||
+      p.gsoType !== GSO_NONE
+    ) {
+      encapsulate(sw, t, underlay, p, tpl);
+      continue;
+    }
+    const o = applyTemplate(tpl, p.buf, p.view, start, p.end, sw.ipId, sourcePort(p.flowHash));
+    sw.ipId = (sw.ipId + 1) & 0xffff;
+    p.innerL2 = start;
+    p.innerL3 = p.l3;
+    p.innerL4 = p.l4;
+    p.start = o;
+    p.l2 = o;
+    p.l3 = o + l3;
+    p.l4 = o + l4;
+    p.tunEncap = encap;
+    if (out.count < out.capacity) out.packets[out.count++] = p;
+    else sw.stage(underlay, p);
+  }
 }
 
 /** Puts `tpl` in front of p (or cuts, fragments, refuses it) and stages the result on `underlay`. */
@@ -248,8 +328,7 @@ function fragmentToUnderlay(sw: Switch, underlay: Port, p: Packet, ident: number
   }
   p.owner?.free(p);
   sw.counters.add('tunnel-outer-fragmented');
-  for (let i = 0; i < out.count; i++) sw.stage(underlay, out.packets[i]!);
-  out.clear();
+  stageAll(sw, underlay, out);
 }
 
 /**
@@ -286,89 +365,6 @@ function icmpBack(sw: Switch, p: Packet): void {
 }
 
 /**
- * STT: the guest's offload state goes in the STT header (draft-davie-stt-08 §3.2) so the far end can
- * hand its guest the same superframe: P + L4 offset for a partial checksum, MSS for a TSO frame, C
- * when the checksum is known good.
- */
-function sttOutput(
-  sw: Switch,
-  t: TunnelPort,
-  underlay: Port,
-  p: Packet,
-  remote: Uint8Array,
-  idHi: number,
-  idLo: number,
-  mac: Uint8Array,
-): void {
-  if (p.start < stt.HEADER_LEN + 80) {
-    sw.drop(p, sw.counters.id('drop-no-headroom'));
-    return;
-  }
-  const r = sttRepr;
-  r.version = 0;
-  r.flags = 0;
-  r.l4Offset = 0;
-  r.mss = 0;
-  r.tci = 0;
-  r.ctxHi = idHi;
-  r.ctxLo = idLo;
-  const b = p.buf;
-  const innerL2 = p.start;
-  if ((p.flags & NEEDS_CSUM) !== 0) {
-    r.flags = stt.FLAG_CSUM_PARTIAL | (p.csumOffset === 16 ? stt.FLAG_TCP : 0);
-    r.l4Offset = p.csumStart - innerL2;
-    if (b[innerL2 + 12] === 0x08 && b[innerL2 + 13] === 0x00) r.flags |= stt.FLAG_IPV4;
-    if (p.gsoType !== GSO_NONE) r.mss = p.gsoSize;
-  } else if ((p.flags & CSUM_VALID) !== 0) r.flags = stt.FLAG_CSUM_VERIFIED;
-  const h = p.start - stt.HEADER_LEN;
-  stt.emit(r, b, h);
-  p.start = h;
-  // The STT frame is now the unit: the inner offload state travels in its header.
-  p.flags &= ~(NEEDS_CSUM | CSUM_VALID | SUPERFRAME);
-  p.gsoType = GSO_NONE;
-  p.gsoSize = 0;
-  const seg = sw.transmitters.stt(t, remote, mac);
-  const out = sw.segOut;
-  out.clear();
-  const res = seg.segment(p, underlay.mtu, sw.pool, out, underlay.txOffload);
-  if (res === sttTx.SEGMENTED) p.owner?.free(p);
-  else if (res !== sttTx.IN_PLACE) {
-    out.clear();
-    sw.drop(p, sw.counters.id(`drop-stt-${STT_FAIL[res] ?? res}`));
-    return;
-  }
-  for (let i = 0; i < out.count; i++) sw.stage(underlay, out.packets[i]!);
-  out.clear();
-}
-
-const STT_FAIL = ['', '', 'too-big', 'no-buffers', 'no-headroom', 'mtu-too-small'];
-const SOE_FAIL = ['', '', '', 'too-big', 'no-headroom', 'no-buffers', 'bad-csum', 'fallback-failed'];
-
-function soeOutput(
-  sw: Switch,
-  t: TunnelPort,
-  underlay: Port,
-  p: Packet,
-  remote: Uint8Array,
-  vni: number,
-  mac: Uint8Array,
-): void {
-  const tx = sw.transmitters.soe(t, remote, vni, mac);
-  const out = sw.segOut;
-  out.clear();
-  // SOE sends DF clear and fragments the outer datagram: no frame is too big up to 65,499 bytes.
-  const res = tx.send(p, underlay.mtu, out);
-  if (res === soeTx.FRAGMENTED || res === soeTx.FALLBACK) p.owner?.free(p);
-  else if (res !== soeTx.IN_PLACE) {
-    out.clear();
-    sw.drop(p, sw.counters.id(`drop-soe-${SOE_FAIL[res] ?? res}`));
-    return;
-  }
-  for (let i = 0; i < out.count; i++) sw.stage(underlay, out.packets[i]!);
-  out.clear();
-}
-
-/**
  * A guest superframe (TSO/GSO) now encapsulated: cut it in software into segments whose outer IP
  * datagram fits the underlay MTU (tunnel GSO, as Linux skb_udp_tunnel_segment; tunnel-segment.ts).
  */
@@ -381,8 +377,7 @@ function segmentToUnderlay(sw: Switch, underlay: Port, p: Packet, outerL3ToInner
   }
   p.owner?.free(p);
   const out = sw.segOut;
-  for (let i = 0; i < out.count; i++) sw.stage(underlay, out.packets[i]!);
-  out.clear();
+  stageAll(sw, underlay, out);
   sw.counters.v[sw.c.tunnelGsoSegments]! += n;
 }
 

@@ -101,7 +101,7 @@ function outcome(h: Host, frame: Uint8Array, flags = 0): string {
   const p = h.sw.pool.allocCopy(frame)!;
   p.flags = flags;
   const seen: Packet[] = [];
-  h.sw.pipeline = (x: Packet) => {
+  h.sw.admit = (x: Packet) => {
     seen.push(x);
   };
   const batch = new Batch(1);
@@ -251,7 +251,7 @@ test('GRO started lazily counts and delivers exactly as GRO over the whole batch
         gro.flush(out);
         const [, b] = memoryPair(opts);
         let delivered = 0;
-        b.sw.pipeline = (q: Packet) => {
+        b.sw.admit = (q: Packet) => {
           delivered++;
           q.owner?.free(q);
         };

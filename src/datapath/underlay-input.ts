@@ -44,7 +44,7 @@ import {
 import { decapUdpTunnel4 } from '../tunnel/decap-fast.ts';
 import { decapFrame, newDecap, sttFrame } from '../tunnel/decap-frame.ts';
 import * as R from '../tunnel/decap-reasons.ts';
-import { setU32, u16, u32 } from '../wire/bytes.ts';
+import { u16, u32 } from '../wire/bytes.ts';
 import * as etherType from '../wire/ether-type.ts';
 import * as stt from '../wire/stt.ts';
 import { arpInput } from './arp-input.ts';
@@ -60,6 +60,11 @@ const opts = { verifyChecksums: true };
 /** Runs a batch received on underlay `port` through the switch (the caller gives up the packets). */
 export function receiveUnderlay(sw: Switch, port: Port, batch: Batch, now: number): void {
   if (receiveUso(sw, port.no, batch, now)) return;
+  // Per batch: nvo's MAC as two numbers, and no tunnel port remembered yet (decapped4).
+  const m = sw.underlayMac;
+  macHi = (m[0]! << 8) | m[1]!;
+  macLo = u32(m, 2);
+  memoTp = null;
   // GRO passes every packet it cannot hold untouched and in order, and holds nothing between batches:
   // so the packets before the first one it could hold go on at once, and GRO starts at that one.
   const gro = sw.gro !== null && batch.count > 1 && !sw.dryRun ? sw.gro : null;
@@ -80,6 +85,7 @@ export function receiveUnderlay(sw: Switch, port: Port, batch: Batch, now: numbe
   }
   if (gro !== null) gro.countPassed(n);
   batch.count = 0;
+  sw.closeRun();
 }
 
 /** GRO over batch.packets[from, n), then every packet it gives back goes on. */
@@ -107,6 +113,7 @@ function coalesce(
     deliver(sw, port, p, decapUdpTunnel4(p.buf, p.view, p.start, p.end, opts, d));
   }
   out.count = 0;
+  sw.closeRun();
 }
 
 /** One received packet: counted, decapsulated (`fast`: decap-fast.ts took it, `d` holds its result), run. */
@@ -115,13 +122,23 @@ function deliver(sw: Switch, port: Port, p: Packet, fast: boolean): void {
   port.rxPackets++;
   port.rxBytes += p.end - p.start;
   p.inPort = port.no;
-  const q = underlayInput(sw, port, p, fast);
+  let q: Packet | null;
+  if (fast) {
+    // underlayInput's tests for what decapUdpTunnel4 took (≥ 64 bytes): to nvo's MAC, then decapped4.
+    const o = p.start;
+    if ((p.buf[o]! & 1) === 0 && (p.view.getUint16(o) !== macHi || p.view.getUint32(o + 2) !== macLo)) {
+      drop(sw, p, 'drop-underlay-not-our-mac');
+      return;
+    }
+    q = decapped4(sw, p);
+  } else q = underlayInput(sw, port, p, false);
   if (q === null) return; // consumed (ARP, reassembly in progress) or dropped
   const tunnelPort = rxTunnel!;
   if (sw.trace) sw.trace.push(`decap: ${tunnelPort.name} tun_id=0x${q.tunIdLo.toString(16)}`);
   tunnelPort.rxPackets++;
   tunnelPort.rxBytes += q.end - q.start;
-  sw.pipeline(q);
+  // Joins the switch's open run of its megaflow (Switch.admit); receiveUnderlay closes it.
+  sw.admit(q);
 }
 
 /**
@@ -132,14 +149,14 @@ export function underlayInput(sw: Switch, port: Port, p: Packet, fast: boolean):
   const b0 = p.buf;
   const o = p.start;
   if (p.end - o < 14) return drop(sw, p, 'drop-underlay-truncated');
-  const m = sw.underlayMac;
-  const toUs =
-    (b0[o]! & 1) === 1 ||
-    (p.view.getUint16(o) === ((m[0]! << 8) | m[1]!) && p.view.getUint32(o + 2) === u32(m, 2));
+  const toUs = (b0[o]! & 1) === 1 || (p.view.getUint16(o) === macHi && p.view.getUint32(o + 2) === macLo);
   if (!toUs) return drop(sw, p, 'drop-underlay-not-our-mac');
   // VXLAN or Geneve over plain IPv4 (decap-fast.ts) gives decapFrame's result without its general
   // walk; being UDP, such a frame is none of ARP, ND or a ping to us.
   if (fast) return decapped4(sw, p);
+  // ARP, ND, pings and reassembly act at once (an ARP reply may change a next hop the open run's
+  // packets would be encapsulated for): the packets before this one go first.
+  sw.closeRun();
   // A frame from a vnet_hdr port may carry a partial outer checksum (NEEDS_CSUM: the kernel never
   // finished it, veth to veth) or one the kernel already checked (CSUM_VALID): verify only the others.
   opts.verifyChecksums = (p.flags & (NEEDS_CSUM | CSUM_VALID)) === 0;
@@ -248,6 +265,18 @@ export function underlayInput(sw: Switch, port: Port, p: Packet, fast: boolean):
 
 /** The tunnel port of the packet underlayInput returned last (toInner sets it; saves a port lookup). */
 let rxTunnel: Port | null = null;
+/** sw.underlayMac's first two and last four bytes, for the batch being received. */
+let macHi = 0;
+let macLo = 0;
+// decapped4's last tunnelPort4 answer in this batch and what it was asked: the packets of one batch
+// mostly come through one tunnel, and the answer depends on nothing else (the ports don't change
+// while a batch is received).
+let memoTp: Port | null = null;
+let memoSrc = 0;
+let memoDst = 0;
+let memoEncap = 0;
+let memoDport = 0;
+let memoId = 0;
 
 /** p becomes the inner frame `d` found, received on tunnel port tp. */
 function toInner(p: Packet, tp: Port): Packet {
@@ -271,13 +300,29 @@ function decapped4(sw: Switch, p: Packet): Packet | null {
   const src = p.view.getUint32(l3 + 12);
   const dst = p.view.getUint32(l3 + 16);
   p.tunIpVersion = 4;
-  setU32(p.tunSrc, 0, src);
-  setU32(p.tunDst, 0, dst);
+  p.tunView.setUint32(0, src);
+  p.tunView.setUint32(16, dst);
   p.tunTos = b[l3 + 1]!;
   p.tunTtl = b[l3 + 8]!;
   p.tunSrcPort = d.srcPort;
   p.tunDstPort = d.dstPort;
-  const tp = tunnelPort4(sw, src, dst);
+  let tp = memoTp;
+  if (
+    tp === null ||
+    src !== memoSrc ||
+    dst !== memoDst ||
+    d.encap !== memoEncap ||
+    d.dstPort !== memoDport ||
+    d.idLo !== memoId
+  ) {
+    tp = tunnelPort4(sw, src, dst);
+    memoTp = tp;
+    memoSrc = src;
+    memoDst = dst;
+    memoEncap = d.encap;
+    memoDport = d.dstPort;
+    memoId = d.idLo;
+  }
   if (tp === null)
     // A tunnel port's local_ip is one of nvo's addresses (Switch.addTunnel), so a match implies it;
     // without one, the reason is the general path's: not our address, or no port for it.

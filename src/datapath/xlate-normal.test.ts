@@ -8,78 +8,23 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
+import { fromVtep, udpFrame, VTEPS, vtepSwitch } from '../../test/harness/vtep-switch.ts';
 import { formatActions } from '../flow/ofctl-format.ts';
-import { parseFlow } from '../flow/ofctl-parse.ts';
 import { Batch } from '../packet/batch.ts';
 import { Pool } from '../packet/pool.ts';
-import { checksum } from '../wire/checksum.ts';
-import { KIND_GUEST, KIND_UNDERLAY } from './port.ts';
-import { Switch } from './switch.ts';
+import type { Switch } from './switch.ts';
 
-const LOCAL = 0x0a000001;
-const VTEPS = [0x0a000002, 0x0a000003];
-const UNDERLAY_MAC = [2, 0, 0, 0, 1, 1];
 const AGING = 1000;
 
 /** A switch with guest ports 1..3 in VNI 42, a flow-based VXLAN port 10 and an underlay port 100. */
-function build(out: string[]): Switch {
-  const sw = new Switch({ underlayMac: '02:00:00:00:01:01', macAgingMs: AGING, emcInsertInvProb: 1 });
-  const sink = (name: string) => ({
-    txBurst(b: Batch, from = 0): number {
-      for (let i = from; i < b.count; i++)
-        out.push(`${name} ${Buffer.from(b.packets[i]!.bytes()).toString('hex')}`);
-      return b.count - from;
-    },
-  });
-  for (let n = 1; n <= 3; n++) sw.addPort(`g${n}`, KIND_GUEST, { no: n, vni: 42, sink: sink(`g${n}`) });
-  sw.addPort('eth0', KIND_UNDERLAY, { no: 100, sink: sink('eth0') });
-  sw.addTunnel({ name: 'tun0', encap: 'vxlan', localIp: '10.0.0.1', key: 'flow' }, { no: 10 });
-  sw.neighbours.addRoute4(0x0a000000, 24, 0, 100);
-  for (const v of VTEPS) {
-    sw.neighbours.set4(v, new Uint8Array([2, 0, 0, 0, 2, v & 0xff]), 100, 0, true);
-    sw.addVtep(42, new Uint8Array([10, 0, 0, v & 0xff]));
-  }
-  sw.addFlow(parseFlow('priority=0,actions=NORMAL', { portByName: sw.portByName }));
-  return sw;
-}
+const build = (out: string[]): Switch => vtepSwitch(out, { macAgingMs: AGING, emcInsertInvProb: 1 });
 
 const MACS = [1, 2, 3, 4, 5].map((i) => [2, 0xaa, 0, 0, 0, i]);
 const BROADCAST = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff];
 
 /** Ethernet / IPv4 / UDP, 64 bytes. */
-function inner(dst: number[], src: number[], sport: number): Uint8Array {
-  const f = new Uint8Array(64);
-  f.set(dst, 0);
-  f.set(src, 6);
-  f.set([8, 0, 0x45, 0, 0, 50, 0, 0, 0, 0, 64, 17, 0, 0, 192, 168, 1, 1, 192, 168, 1, 2], 12);
-  const dv = new DataView(f.buffer);
-  dv.setUint16(24, checksum(f, 14, 34));
-  dv.setUint16(34, sport);
-  dv.setUint16(36, 9);
-  dv.setUint16(38, 30);
-  return f;
-}
-
-/** The inner frame in VXLAN (VNI 42) / UDP (checksum 0) / IPv4 from `vtep` to us. */
-function vxlan(vtep: number, frame: Uint8Array): Uint8Array {
-  const f = new Uint8Array(50 + frame.length);
-  const dv = new DataView(f.buffer);
-  f.set(UNDERLAY_MAC, 0);
-  f.set([2, 0, 0, 0, 2, vtep & 0xff, 8, 0, 0x45], 6);
-  dv.setUint16(16, f.length - 14);
-  f[22] = 64;
-  f[23] = 17;
-  dv.setUint32(26, vtep);
-  dv.setUint32(30, LOCAL);
-  dv.setUint16(24, checksum(f, 14, 34));
-  dv.setUint16(34, 50000);
-  dv.setUint16(36, 4789);
-  dv.setUint16(38, f.length - 34);
-  f[42] = 0x08;
-  dv.setUint32(46, 42 << 8);
-  f.set(frame, 50);
-  return f;
-}
+const inner = (dst: number[], src: number[], sport: number): Uint8Array => udpFrame(dst, src, sport);
+const vxlan = fromVtep;
 
 // Where each MAC sits: guest port 1..3, or 10 + i for behind VTEPS[i]. Traffic mostly comes from a MAC's
 // home; a `move` event gives it a new one (a VM migrated, a VTEP changed).

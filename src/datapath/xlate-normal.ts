@@ -13,7 +13,7 @@
 //     are only tested by MacLearning.expire on the tick, right after that push, so a switch with these
 //     caches forgets exactly the MACs a switch learning on every packet forgets, at the same tick
 //   invalidation: any MAC-table change (learn, move, age-out, port flush) bumps MacLearning.generation
-//     and the switch flushes its caches (Switch.pipeline / tick), as OVS revalidates on them
+//     and the switch flushes its caches (Switch.admit / tick), as OVS revalidates on them
 //
 // Everything else (broadcast, multicast, unknown destination, the drop cases with their named counters)
 // stays output:NORMAL, run per packet by normal.ts with its own learning and lookup; it needs no mask bits

@@ -91,6 +91,11 @@ export class ActionProgram {
   readonly rewrites: boolean;
   /** One of those changes a field that lives in the packet's headers (commit before each output). */
   readonly rewritesPacket: boolean;
+  /**
+   * The program's only effective op when it is one output to a port (OP_OUTPUT or OP_OUT_RESOLVED), else
+   * null: the datapath then runs it once for a run of packets of the megaflow (Switch.closeRun).
+   */
+  readonly lone: Op | null;
 
   constructor(actions: readonly Action[]) {
     const ops: Op[] = [];
@@ -109,6 +114,8 @@ export class ActionProgram {
     this.last = last;
     this.rewrites = rewrites;
     this.rewritesPacket = rewritesPacket;
+    const op0 = ops[0];
+    this.lone = last === 0 && (op0!.code === OP_OUTPUT || op0!.code === OP_OUT_RESOLVED) ? op0! : null;
   }
 }
 

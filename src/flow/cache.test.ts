@@ -223,3 +223,52 @@ test('upcalls through one rule share its compiled actions, until a modify gives 
   const c = cache.lookup(key(3), 0, 60, 0);
   assert.equal(c.program.ops[0]!.port, 3);
 });
+
+test('EMC insertion: 1 in emcInsertInvProb of megaflow hits, as a binomial draw', () => {
+  const tables = new FlowTables();
+  tables.apply('add', parseFlow('priority=10,in_port=1,actions=output:2'), 0);
+  for (const n of [2, 10, 100]) {
+    const cache = new FlowCache(tables, { emcEntries: 8192, emcInsertInvProb: n, seed: 11 });
+    const k = newKey();
+    setField(k, F('in_port'), 1n);
+    const lookups = 200_000;
+    // Distinct keys under one megaflow (eth_src differs): every lookup after the first misses the EMC.
+    for (let i = 0; i < lookups; i++) {
+      setField(k, F('eth_src'), BigInt(i));
+      cache.lookup(k, hashKey(k), 60, 1);
+    }
+    const expect = (lookups - 1) / n;
+    // 5 standard deviations of Binomial(lookups, 1/n).
+    const sd = Math.sqrt(((lookups - 1) * (n - 1)) / n / n);
+    assert.ok(
+      Math.abs(cache.emcInserts - expect) < 5 * sd,
+      `1/${n}: ${cache.emcInserts} inserts, expected ${expect}`,
+    );
+  }
+});
+
+test('EMC generation wrap (23 bits): every slot is emptied, no entry of an old generation answers', () => {
+  const tables = new FlowTables();
+  tables.apply('add', parseFlow('priority=10,in_port=1,actions=output:2'), 0);
+  const cache = new FlowCache(tables, { emcInsertInvProb: 1 });
+  const k = newKey();
+  setField(k, F('in_port'), 1n);
+  const h = hashKey(k);
+  cache['emcGeneration'] = 0x7fffff;
+  cache.lookup(k, h, 60, 1); // upcall, inserted with generation 0x7fffff
+  cache.lookup(k, h, 60, 2);
+  assert.equal(cache.level, LEVEL_EMC);
+  cache.flush(); // wraps to 1
+  assert.equal(cache['emcGeneration'], 1);
+  cache.lookup(k, h, 60, 3);
+  assert.equal(cache.level, LEVEL_UPCALL);
+  cache.lookup(k, h, 60, 4);
+  assert.equal(cache.level, LEVEL_EMC);
+  // That entry (generation 1) would match again once the generation wraps back to 1 (8M flushes on):
+  // the wrap clears it, so the lookup after it is an upcall, not a hit on a flushed megaflow.
+  cache['emcGeneration'] = 0x7fffff;
+  cache.flush();
+  assert.equal(cache['emcGeneration'], 1);
+  cache.lookup(k, h, 60, 5);
+  assert.equal(cache.level, LEVEL_UPCALL);
+});

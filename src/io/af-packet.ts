@@ -18,6 +18,19 @@ export interface AfPacketOptions extends NativePortOptions {
   netns?: string;
   /** SO_RCVBUF(FORCE) bytes (default 4 MiB: ~64 superframes). */
   rcvbuf?: number;
+  /**
+   * A unicast MAC of nvo's own (not the interface's) that the interface must accept as well
+   * (PACKET_MR_UNICAST, for as long as the socket is open). The host's IP stack then sees frames to
+   * it as another host's and drops them before routing: without it a raw underlay sharing the
+   * interface's MAC made the kernel route, and drop, every tunnel packet nvo received.
+   */
+  mac?: Uint8Array;
+  /**
+   * IPv4 fragments are reassembled by the kernel before this socket reads them (a fanout group of its
+   * own with PACKET_FANOUT_FLAG_DEFRAG; the namespace's net.ipv4.ipfrag_* limits apply): one read per
+   * datagram instead of one per fragment, for VXLAN-SOE's 64 KB datagrams on a raw underlay.
+   */
+  defrag?: boolean;
 }
 
 export class AfPacketPort extends NativePort {
@@ -27,7 +40,14 @@ export class AfPacketPort extends NativePort {
   constructor(o: AfPacketOptions) {
     const native = requireNative('AF_PACKET');
     const vnet = o.vnetHdr ?? true;
-    const s = native.packetOpen(o.ifname, vnet, o.netns ?? null, o.rcvbuf ?? 4 << 20);
+    const s = native.packetOpen(
+      o.ifname,
+      vnet,
+      o.netns ?? null,
+      o.rcvbuf ?? 4 << 20,
+      o.mac ?? null,
+      o.defrag ?? false,
+    );
     super(
       native,
       s.fd,

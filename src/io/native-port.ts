@@ -41,8 +41,10 @@ import {
   type NativeIo,
   RXF_TRUNCATED,
 } from './native.ts';
+import { PACK_HDR, packableRun, packRun } from './udp-tx-pack.ts';
 
 const UV_READABLE = 1;
+const EMPTY = new Uint8Array(0);
 const MAX_RX_ERRORS = 16;
 const ECN_MASK = 0x7f;
 
@@ -57,6 +59,11 @@ export interface NativePortOptions {
   burst?: number;
   /** Stored into Packet.inPort on rx. */
   inPort?: number;
+  /**
+   * vnet_hdr ports only: send runs of small same-flow UDP datagrams as one UDP GSO superframe
+   * (udp-tx-pack.ts). For a raw underlay with `uso`.
+   */
+  packUdp?: boolean;
 }
 
 export class NativePort implements IoBackend {
@@ -78,8 +85,11 @@ export class NativePort implements IoBackend {
   private readonly descBytes: Uint8Array;
   private readonly reserve: (Packet | null)[];
   private reserveCount = 0;
-  private slabOf: ArrayBufferLike | null = null;
-  private slab: Uint8Array = new Uint8Array(0);
+  // Whole-slab views for the addon, one per pool seen, most recent first: a port that forwards
+  // between pools (rx reserve from its own, tx from the switch's or a reassembler's) would otherwise
+  // make a new Uint8Array on every call that switches pool. A handful of pools at most; 4 slots.
+  private readonly slabBufs: (ArrayBufferLike | null)[] = [null, null, null, null];
+  private readonly slabViews: Uint8Array[] = [EMPTY, EMPTY, EMPTY, EMPTY];
   private poll: object | null = null;
   private rxErrors = 0;
   /** UDP ports: the socket's family (4 or 6), for IPv4-mapped addresses on dual-stack sockets. */
@@ -93,6 +103,10 @@ export class NativePort implements IoBackend {
   private readonly cTxFull: number;
   private readonly cRxTrunc: number;
   private readonly cRxNoBuf: number;
+  private readonly cTxPacked: number;
+  /** packUdp: the superframe being sent (a run is at most 64 KB) and its one descriptor. */
+  private readonly packBuf: Uint8Array | null;
+  private readonly packDesc = new Int32Array(DESC_WORDS);
 
   constructor(
     native: NativeIo,
@@ -130,16 +144,28 @@ export class NativePort implements IoBackend {
     this.cTxFull = c.id('tx-queue-full');
     this.cRxTrunc = c.id('rx-drop-truncated');
     this.cRxNoBuf = c.id('rx-drop-no-buffer');
+    this.cTxPacked = c.id('tx-udp-packed');
+    this.packBuf = opts.packUdp && vnetHdrSize !== 0 && nkind !== KIND_UDP ? new Uint8Array(65536) : null;
   }
 
   /** Whole-slab view for the addon; packets of one pool share one ArrayBuffer. */
   private slabFor(p: Packet): Uint8Array {
     const ab = p.buf.buffer;
-    if (ab !== this.slabOf) {
-      this.slabOf = ab;
-      this.slab = new Uint8Array(ab);
+    const bufs = this.slabBufs;
+    const views = this.slabViews;
+    if (bufs[0] === ab) return views[0]!;
+    let i = 1;
+    while (i < bufs.length && bufs[i] !== ab) i++;
+    // Found at i: move it to the front; not found: the last slot is replaced by a new view.
+    const view = i < bufs.length ? views[i]! : new Uint8Array(ab);
+    if (i === bufs.length) i--;
+    for (; i > 0; i--) {
+      bufs[i] = bufs[i - 1]!;
+      views[i] = views[i - 1]!;
     }
-    return this.slab;
+    bufs[0] = ab;
+    views[0] = view;
+    return view;
   }
 
   rxBurst(out: Batch): number {
@@ -251,12 +277,24 @@ export class NativePort implements IoBackend {
     if (this.fd < 0) return 0;
     let done = from;
     const v = this.counters.v;
+    const pack = this.packBuf !== null;
     while (done < b.count) {
+      if (pack) {
+        const run = packableRun(b.packets, done, b.count);
+        if (run > 1) {
+          const sent = this.txPacked(b, done, run);
+          done += sent;
+          if (sent < run) break;
+          continue;
+        }
+      }
       const d = this.desc;
       let n = 0;
       let slabOf: ArrayBufferLike | null = null;
       // One call per run of packets from the same slab (usually the whole batch).
       while (done + n < b.count && n < this.burst) {
+        // A packable run starts here: send what came before, then the run packed.
+        if (pack && n > 0 && packableRun(b.packets, done + n, Math.min(b.count, done + n + 2)) > 1) break;
         const p = b.packets[done + n]!;
         if (slabOf === null) slabOf = p.buf.buffer;
         else if (p.buf.buffer !== slabOf) break;
@@ -291,6 +329,37 @@ export class NativePort implements IoBackend {
       }
     }
     return done - from;
+  }
+
+  /**
+   * Sends packets [at, at + n) packed into one UDP GSO superframe (udp-tx-pack.ts); returns n, or 0
+   * when the queue is full (nothing consumed). A frame the kernel rejects drops the whole run.
+   */
+  private txPacked(b: Batch, at: number, n: number): number {
+    const buf = this.packBuf!;
+    const len = packRun(b.packets, at, n, buf);
+    const d = this.packDesc;
+    d[D_OFF] = 0;
+    d[D_LEN] = len;
+    d[D_VFLAGS] = NEEDS_CSUM;
+    d[D_GSO_TYPE] = GSO_UDP_L4;
+    d[D_GSO_SIZE] = (len - PACK_HDR) / n;
+    d[D_CSUM_START] = PACK_HDR - 8;
+    d[D_CSUM_OFF] = 6;
+    d[D_HDR_LEN] = PACK_HDR;
+    const v = this.counters.v;
+    if (this.native.txBurst(this.fd, this.nkind, this.vsz, buf, d, 1) <= 0) {
+      v[this.cTxFull]! += 1;
+      return 0;
+    }
+    if (d[D_ERR] !== 0) {
+      for (let i = 0; i < n; i++) this.txDrop(d[D_ERR]!);
+      return n;
+    }
+    v[this.cTxPackets]! += n;
+    v[this.cTxBytes]! += n * (b.packets[at]!.end - b.packets[at]!.start);
+    v[this.cTxPacked]! += 1;
+    return n;
   }
 
   /**

@@ -64,6 +64,10 @@ export interface NativeIo {
     vnetHdr: boolean,
     netns: string | null | undefined,
     rcvbuf: number,
+    /** A unicast MAC of nvo's own to accept too (PACKET_MR_UNICAST), or null. */
+    mac?: Uint8Array | null,
+    /** Read IPv4 datagrams whole: the kernel reassembles fragments (PACKET_FANOUT_FLAG_DEFRAG). */
+    defrag?: boolean,
   ): { fd: number; ifindex: number };
   udpOpen(
     family: 4 | 6,

@@ -109,6 +109,42 @@ describe('UdpSocketPort on loopback', { skip }, () => {
     assert.equal(pool.available, 16);
   });
 
+  it('sends packets of six pools, interleaved, each from its own slab (more pools than cached views)', async () => {
+    // The port keeps one whole-slab view per pool for the addon (4 of them, most recent first): a
+    // wrong view would send another pool's bytes at that offset, or fail the frame with EFAULT.
+    const pools = Array.from({ length: 6 }, () => new Pool(8, 2048));
+    const rxPool = new Pool(64, 2048);
+    const rx = new UdpSocketPort({ address: '::1', port: 0, pool: rxPool, gro: false });
+    const tx = new UdpSocketPort({ address: '::1', port: 0, pool: rxPool, gro: false });
+    const order = [0, 1, 2, 3, 4, 5, 0, 5, 1, 4, 2, 3, 3, 0];
+    try {
+      const b = new Batch(1);
+      for (const [k, i] of order.entries()) {
+        const p = pools[i]!.alloc()!;
+        p.buf.fill(0xee);
+        p.buf.set([i, k], p.start);
+        p.end = p.start + 2;
+        p.tunIpVersion = 6;
+        p.tunDst.fill(0);
+        p.tunDst[15] = 1;
+        p.tunDstPort = rx.port;
+        b.clear();
+        b.push(p);
+        assert.equal(tx.txBurst(b), 1);
+        pools[i]!.free(p);
+      }
+      const got = await recvAll(rx, order.length * 2);
+      assert.deepEqual(
+        got.map((g) => [...g.data]),
+        order.map((i, k) => [i, k]),
+      );
+      assert.equal(tx.counters.get('tx-packets'), order.length);
+    } finally {
+      rx.close();
+      tx.close();
+    }
+  });
+
   it('a dual-stack :: socket reaches and reports IPv4 peers as IPv4 (not ::ffff:a.b.c.d)', async () => {
     const pool = new Pool(16, SUPER_SLOT);
     const six = new UdpSocketPort({ address: '::', port: 0, pool, gro: false });

@@ -87,6 +87,11 @@ export class Packet {
   readonly tunDst: Uint8Array;
   /** tunSrc then tunDst as 8 words (one 32-byte buffer): cleared with 8 stores, not two fill() calls. */
   private readonly tunWords: Uint32Array;
+  /**
+   * The same 32 bytes as a DataView: an IPv4 tunnel address (tunSrc at 0, tunDst at 16) in one
+   * big-endian load or store instead of four byte accesses (decap, flow key extraction).
+   */
+  readonly tunView: DataView;
   /** Set by `nvo trace`; the hot path only tests it. */
   traced: boolean;
 
@@ -123,6 +128,7 @@ export class Packet {
     this.tunSrc = new Uint8Array(tun, 0, 16);
     this.tunDst = new Uint8Array(tun, 16, 16);
     this.tunWords = new Uint32Array(tun);
+    this.tunView = new DataView(tun);
     this.traced = false;
   }
 

@@ -16,7 +16,7 @@ import { uniqueName } from '../../testbed/netns.ts';
 import { startNvoHosts } from '../../testbed/nvo-hosts.ts';
 import * as tb from '../../testbed/testbed.ts';
 import { fields, TSHARK, tsharkMalformed } from '../harness/tools.ts';
-import { ping } from './guest-traffic.ts';
+import { ping, pingEventually } from './guest-traffic.ts';
 import { interopSkip } from './skip.ts';
 
 const run = promisify(execFile);
@@ -95,7 +95,9 @@ describe('fault drill: nvo killed and restarted', { skip }, () => {
     try {
       const [h1, h2] = t.hosts as [tb.HostInfo, tb.HostInfo];
       hosts = await startNvoHosts(t, { encap: 'vxlan', guestMtu: 1400 });
-      assert.ok(await ping(h1.guestNs!, h2.guestAddr), 'before');
+      // Fresh processes under a loaded CI machine may miss the first round (cold JIT, ARP on both
+      // levels); what this test is about is the stop and the resumption below.
+      assert.ok(await pingEventually(h1.guestNs!, h2.guestAddr), 'before');
       const p2 = hosts.procs[1]!;
       p2.kill('SIGKILL');
       await new Promise((r) => p2.once('exit', r));
@@ -106,9 +108,7 @@ describe('fault drill: nvo killed and restarted', { skip }, () => {
         { encap: 'vxlan', guestMtu: 1400, vteps: [h1.underlayAddr] },
       );
       try {
-        let ok = false;
-        for (let i = 0; i < 5 && !ok; i++) ok = await ping(h1.guestNs!, h2.guestAddr, 2);
-        assert.ok(ok, 'traffic resumed after restart');
+        assert.ok(await pingEventually(h1.guestNs!, h2.guestAddr), 'traffic resumed after restart');
       } finally {
         await again.stop();
       }
