@@ -90,7 +90,7 @@ export function soeOutput(
   const out = sw.segOut;
   out.clear();
   // SOE sends DF clear and fragments the outer datagram: no frame is too big up to 65,499 bytes.
-  const res = tx.send(p, underlay.mtu, out);
+  const res = tx.send(p, underlay.mtu, out, underlay.txOffload);
   if (res === soeTx.FRAGMENTED || res === soeTx.FALLBACK) p.owner?.free(p);
   else if (res !== soeTx.IN_PLACE) {
     out.clear();

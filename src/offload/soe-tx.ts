@@ -22,7 +22,7 @@
 // FALLBACK (new packets in `out`; the caller frees the guest packet), or a failure status.
 import type { Batch } from '../packet/batch.ts';
 import { Counters } from '../packet/counters.ts';
-import { NEEDS_CSUM, type Packet, SUPERFRAME } from '../packet/packet.ts';
+import { GSO_NONE, GSO_UDP, NEEDS_CSUM, type Packet, SUPERFRAME } from '../packet/packet.ts';
 import type { Pool } from '../packet/pool.ts';
 import { setU16 } from '../wire/bytes.ts';
 import * as ipv4 from '../wire/ipv4.ts';
@@ -117,10 +117,18 @@ export class SoeTransmitter {
     return st;
   }
 
-  /** Sends the guest frame [p.start, p.end) to the underlay; `mtu` = IP bytes per underlay packet. */
-  send(p: Packet, mtu: number, out: Batch): number {
+  /**
+   * Sends the guest frame [p.start, p.end) to the underlay; `mtu` = IP bytes per underlay packet.
+   * `ufo`: the underlay port takes a vnet_hdr, so a datagram over the MTU leaves whole as a UFO
+   * superframe (VIRTIO_NET_HDR_GSO_UDP) and the kernel's software GSO cuts the fragments
+   * (udp4_ufo_fragment, inet_gso_segment): one send of 64 KB instead of 45 fragment copies. gso_size is
+   * the IP payload per fragment, a multiple of 8 (fragment offsets count 8-byte units): at MTU 1500,
+   * (1500 − 20) & ~7 = 1480. The kernel fills the outer UDP checksum itself (UFO always does), so
+   * `udpCsum: false` does not hold for those datagrams.
+   */
+  send(p: Packet, mtu: number, out: Batch, ufo = false): number {
     const innerLen = p.end - p.start;
-    if (innerLen > MAX_INNER) return this.fallback(p, mtu, out);
+    if (innerLen > MAX_INNER) return this.fallback(p, mtu, out, ufo);
     if ((p.flags & NEEDS_CSUM) !== 0 && completeCsum(p) !== OK) return this.fail(BAD_CSUM);
     const c = this.config;
     const l2len = c.l2.length;
@@ -156,7 +164,8 @@ export class SoeTransmitter {
     r.mss = isSoe ? p.gsoSize : 0;
     r.vni = c.vni;
     soe.emit(r, b, l4 + 8);
-    if (c.udpCsum) udp.fillChecksum(b, l3, l4);
+    const fits = OVERHEAD + innerLen <= mtu;
+    if (c.udpCsum && (fits || !ufo)) udp.fillChecksum(b, l3, l4);
     p.start = s;
     p.l2 = s;
     p.l3 = l3;
@@ -166,8 +175,17 @@ export class SoeTransmitter {
     const v = this.counters.v;
     v[C_OUT]!++;
     if (isSoe) v[C_SOE]!++;
-    if (OVERHEAD + innerLen <= mtu) {
+    if (fits || ufo) {
       if (out.full) return this.fail(NO_BUFFERS);
+      // The guest's TCP gso state is the inner frame's (now in the SOE header), never the outer's.
+      p.gsoType = GSO_NONE;
+      p.gsoSize = 0;
+      if (!fits) {
+        const payload = (mtu - 20) & ~7;
+        p.gsoType = GSO_UDP;
+        p.gsoSize = payload;
+        v[C_FRAGMENTS]! += Math.ceil((OVERHEAD - 20 + innerLen) / payload);
+      }
       out.push(p);
       return IN_PLACE;
     }
@@ -178,7 +196,7 @@ export class SoeTransmitter {
   }
 
   /** > 65,499 B: cut the guest frame to its MSS and send each piece as plain VXLAN. */
-  private fallback(p: Packet, mtu: number, out: Batch): number {
+  private fallback(p: Packet, mtu: number, out: Batch, ufo: boolean): number {
     const seg = this.segmenter;
     const pieces = this.pieces;
     if (seg === null || pieces === null) return this.fail(TOO_BIG);
@@ -192,7 +210,7 @@ export class SoeTransmitter {
     let st = FALLBACK;
     for (let i = 0; i < pieces.count; i++) {
       const q = pieces.packets[i]!;
-      const r = this.send(q, mtu, out);
+      const r = this.send(q, mtu, out, ufo);
       if (r === IN_PLACE) continue;
       this.pool.free(q);
       if (r !== FRAGMENTED) st = FALLBACK_FAILED;
