@@ -6,6 +6,7 @@
 //
 //   | Eth | IPv4 DF=0 | UDP 4789 | VXLAN-SOE S,MSS,VNI | inner Ethernet frame (up to 65,499 B) |
 //      └───────────── then fragment4() at the underlay MTU; 1,480 B of IP payload per fragment at 1500
+//                     (or, on a vnet_hdr port, the kernel's UFO: `send(…, ufo)`; the same fragments)
 //
 //   size limit  UDP over IPv4 carries at most 65,535 − 20 − 8 = 65,507 bytes, so VXLAN (8) + inner
 //               ≤ 65,507 ⇒ inner Ethernet frame ≤ 65,499 B. Larger frames fall back to classic

@@ -5,20 +5,17 @@
 // interface in the socket's place, so the test also checks that frames H's own kernel sends out
 // (PACKET_IGNORE_OUTGOING) are still not read back.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { AfPacketPort } from '../../src/io/af-packet.ts';
 import { Pool, SUPER_SLOT } from '../../src/packet/pool.ts';
-import { ip, netnsDel, netnsPath } from '../../testbed/netns.ts';
-import { hostAndPeer, py, receive, skipReason, vethBed } from './helpers.ts';
+import { ip, netnsPath } from '../../testbed/netns.ts';
+import { py, receive, skipReason, useVethBed } from './helpers.ts';
 
 const skip = skipReason() || false;
 const H_MAC = '02:00:00:99:00:01';
 
 describe('AF_PACKET port with kernel IPv4 defragmentation', { skip }, () => {
-  const { H, P } = hostAndPeer();
-
-  before(() => {
-    vethBed(H, P);
+  const { H, P } = useVethBed(() => {
     ip(H, 'link', 'set', 'ul0', 'address', H_MAC);
     ip(H, 'addr', 'add', '10.99.0.1/24', 'dev', 'ul0');
     ip(H, 'link', 'set', 'ul0', 'up');
@@ -26,11 +23,6 @@ describe('AF_PACKET port with kernel IPv4 defragmentation', { skip }, () => {
     ip(P, 'link', 'set', 'ul0', 'up');
     ip(P, 'neigh', 'add', '10.99.0.1', 'lladdr', H_MAC, 'dev', 'ul0');
     ip(H, 'neigh', 'add', '10.99.0.2', 'lladdr', '02:00:00:99:00:02', 'dev', 'ul0');
-  });
-
-  after(() => {
-    netnsDel(H);
-    netnsDel(P);
   });
 
   it('one 5028-byte datagram for the defrag port, 4 fragments for the plain one; nothing outgoing', async () => {

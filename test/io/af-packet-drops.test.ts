@@ -2,29 +2,21 @@
 // (rcvbuf) is full and keeps the count in PACKET_STATISTICS; the port reports it as
 // rx-drop-socket-full, so every frame sent is either read or counted.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { AfPacketPort } from '../../src/io/af-packet.ts';
 import { Pool, SUPER_SLOT } from '../../src/packet/pool.ts';
-import { ip, netnsDel, netnsPath } from '../../testbed/netns.ts';
-import { hostAndPeer, py, receive, skipReason, vethBed } from './helpers.ts';
+import { ip, netnsPath } from '../../testbed/netns.ts';
+import { py, receive, skipReason, useVethBed } from './helpers.ts';
 
 const skip = skipReason() || false;
 
 describe('AF_PACKET receive-queue drops', { skip }, () => {
-  const { H, P } = hostAndPeer();
-
-  before(() => {
-    vethBed(H, P);
+  const { H, P } = useVethBed(() => {
     ip(H, 'link', 'set', 'ul0', 'address', '02:00:00:99:00:01');
     ip(H, 'link', 'set', 'ul0', 'up');
     ip(P, 'addr', 'add', '10.99.0.2/24', 'dev', 'ul0');
     ip(P, 'link', 'set', 'ul0', 'up');
     ip(P, 'neigh', 'add', '10.99.0.1', 'lladdr', '02:00:00:99:00:01', 'dev', 'ul0');
-  });
-
-  after(() => {
-    netnsDel(H);
-    netnsDel(P);
   });
 
   it('frames read + rx-drop-socket-full = frames sent, with a tiny receive queue left unread', async () => {

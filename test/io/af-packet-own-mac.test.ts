@@ -5,11 +5,11 @@
 // after the PACKET_OTHERHOST check in ip_rcv_core) stays put for them, while frames to the
 // interface's own MAC are all taken in, routed and dropped by the host.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { AfPacketPort } from '../../src/io/af-packet.ts';
 import { Pool, SUPER_SLOT } from '../../src/packet/pool.ts';
-import { ip, netnsDel, netnsPath, nsRun } from '../../testbed/netns.ts';
-import { hostAndPeer, py, receive, skipReason, snmp, vethBed } from './helpers.ts';
+import { ip, netnsPath, nsRun } from '../../testbed/netns.ts';
+import { py, receive, skipReason, snmp, useVethBed } from './helpers.ts';
 
 const skip = skipReason() || false;
 const DEV_MAC = '02:00:00:99:00:01';
@@ -17,20 +17,12 @@ const OWN_MAC = '02:4e:56:4f:aa:01';
 const macBytes = (s: string) => Uint8Array.from(s.split(':').map((x) => Number.parseInt(x, 16)));
 
 describe('AF_PACKET port with its own MAC', { skip }, () => {
-  const { H, P } = hostAndPeer();
-
-  before(() => {
-    vethBed(H, P);
+  const { H, P } = useVethBed(() => {
     // H is a raw-underlay host: no address of its own on ul0 (nvo would own it).
     ip(H, 'link', 'set', 'ul0', 'address', DEV_MAC);
     ip(H, 'link', 'set', 'ul0', 'up');
     ip(P, 'addr', 'add', '10.99.0.2/24', 'dev', 'ul0');
     ip(P, 'link', 'set', 'ul0', 'up');
-  });
-
-  after(() => {
-    netnsDel(H);
-    netnsDel(P);
   });
 
   const unicastList = () =>

@@ -4,30 +4,22 @@
 // fragment payloads and offsets, same outer UDP checksum (the kernel computes it over the whole
 // datagram, as SoeTransmitter does with udpCsum on), same IPv4 header checksums: byte for byte.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { AfPacketPort } from '../../src/io/af-packet.ts';
 import { FRAGMENTED, IN_PLACE, SoeTransmitter } from '../../src/offload/soe-tx.ts';
 import { Batch } from '../../src/packet/batch.ts';
 import { GSO_TCPV4, GSO_UDP, type Packet, SUPERFRAME } from '../../src/packet/packet.ts';
 import { Pool, SUPER_SLOT } from '../../src/packet/pool.ts';
-import { ip, netnsDel, netnsPath } from '../../testbed/netns.ts';
+import { ip, netnsPath } from '../../testbed/netns.ts';
 import { guestTcp, load } from '../offload-frag/build.ts';
-import { hostAndPeer, receive, skipReason, vethBed } from './helpers.ts';
+import { receive, skipReason, useVethBed } from './helpers.ts';
 
 const skip = skipReason() || false;
 
 describe('VXLAN-SOE over UFO: the kernel fragments as nvo does', { skip }, () => {
-  const { H, P } = hostAndPeer();
-
-  before(() => {
-    vethBed(H, P);
+  const { H, P } = useVethBed(() => {
     ip(H, 'link', 'set', 'ul0', 'up');
     ip(P, 'link', 'set', 'ul0', 'up');
-  });
-
-  after(() => {
-    netnsDel(H);
-    netnsDel(P);
   });
 
   it('one UFO send = fragment4() output, byte for byte', async () => {

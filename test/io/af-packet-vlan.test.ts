@@ -4,13 +4,13 @@
 //
 //   ns H: ul0 (AF_PACKET port)  ══ veth, MTU 9000 ══  ul0 :ns P (a raw socket writes tagged frames)
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { AfPacketPort } from '../../src/io/af-packet.ts';
 import { NEEDS_CSUM } from '../../src/packet/packet.ts';
 import { Pool, SUPER_SLOT } from '../../src/packet/pool.ts';
-import { ip, netnsDel, netnsPath } from '../../testbed/netns.ts';
+import { ip, netnsPath } from '../../testbed/netns.ts';
 import { fields, haveTshark, tshark } from '../harness/tools.ts';
-import { hostAndPeer, py, receive, skipReason, vethBed } from './helpers.ts';
+import { py, receive, skipReason, useVethBed } from './helpers.ts';
 
 const skip = skipReason() || (!haveTshark() && 'tshark missing') || false;
 const H_MAC = '020000990001';
@@ -32,18 +32,10 @@ function sendTagged(vid: number, payloads: string[], vnet = false): string {
 }
 
 describe('AF_PACKET keeps 802.1Q tags', { skip }, () => {
-  const { H, P } = hostAndPeer();
-
-  before(() => {
-    vethBed(H, P, 9000);
+  const { H, P } = useVethBed(() => {
     ip(H, 'link', 'set', 'ul0', 'up');
     ip(P, 'link', 'set', 'ul0', 'up');
-  });
-
-  after(() => {
-    netnsDel(H);
-    netnsDel(P);
-  });
+  }, 9000);
 
   it('reads tagged frames (58 B and 5046 B) with their tag where the wire had it', async () => {
     const port = new AfPacketPort({ ifname: 'ul0', pool: new Pool(256, SUPER_SLOT), netns: netnsPath(H) });

@@ -2,11 +2,12 @@
 // tiny Internet-checksum reference (RFC 1071) kept here so the tests do not lean on src/wire.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { after, before } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { IoBackend } from '../../src/io/io-backend.ts';
 import { isRoot, loadNative, nativeUnavailable } from '../../src/io/native.ts';
 import { Batch } from '../../src/packet/batch.ts';
-import { netnsAdd, nsRun, testbedUnavailable, uniqueName, vethPair } from '../../testbed/netns.ts';
+import { netnsAdd, netnsDel, nsRun, testbedUnavailable, uniqueName, vethPair } from '../../testbed/netns.ts';
 import { haveScapy } from '../harness/tools.ts';
 
 /** Why native namespace tests must skip here ('' = they run). CI is root with the addon built. */
@@ -113,6 +114,23 @@ export function vethBed(H: string, P: string, mtu = 1500): void {
   noIpv6(H);
   noIpv6(P);
   vethPair(H, 'ul0', P, 'ul0', mtu);
+}
+
+/**
+ * Inside a describe: unique H and P, made by vethBed before the tests (then `setup`, e.g. addresses
+ * and links up) and removed after them, even when a test failed.
+ */
+export function useVethBed(setup: () => void, mtu = 1500): { H: string; P: string } {
+  const { H, P } = hostAndPeer();
+  before(() => {
+    vethBed(H, P, mtu);
+    setup();
+  });
+  after(() => {
+    netnsDel(H);
+    netnsDel(P);
+  });
+  return { H, P };
 }
 
 /** One counter from /proc/net/snmp in a namespace, e.g. snmp(ns, 'Udp', 'InCsumErrors'). */

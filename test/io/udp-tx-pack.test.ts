@@ -5,12 +5,12 @@
 // checksum the GSO engine wrote per datagram). A datagram that breaks the run (another source port)
 // goes out on its own between two packed runs.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { AfPacketPort } from '../../src/io/af-packet.ts';
 import { Batch } from '../../src/packet/batch.ts';
 import { Pool, SUPER_SLOT } from '../../src/packet/pool.ts';
-import { ip, netnsDel, netnsPath, nsRunAsync } from '../../testbed/netns.ts';
-import { fold16, hostAndPeer, skipReason, sleep, snmp, sum16, vethBed } from './helpers.ts';
+import { ip, netnsPath, nsRunAsync } from '../../testbed/netns.ts';
+import { fold16, skipReason, sleep, snmp, sum16, useVethBed } from './helpers.ts';
 
 const skip = skipReason() || false;
 const H_MAC = [2, 0, 0, 0x99, 0, 1];
@@ -35,20 +35,12 @@ function frame(sport: number, dport: number, id: number, data: Uint8Array): Uint
 }
 
 describe('UDP transmit packing against the kernel', { skip }, () => {
-  const { H, P } = hostAndPeer();
-
-  before(() => {
-    vethBed(H, P);
+  const { H, P } = useVethBed(() => {
     ip(H, 'link', 'set', 'ul0', 'address', H_MAC.map((x) => x.toString(16).padStart(2, '0')).join(':'));
     ip(P, 'link', 'set', 'ul0', 'address', P_MAC.map((x) => x.toString(16).padStart(2, '0')).join(':'));
     ip(H, 'link', 'set', 'ul0', 'up');
     ip(P, 'addr', 'add', '10.99.0.2/24', 'dev', 'ul0');
     ip(P, 'link', 'set', 'ul0', 'up');
-  });
-
-  after(() => {
-    netnsDel(H);
-    netnsDel(P);
   });
 
   it('30 datagrams, a stranger, 20 more: two packed superframes and one plain frame, all received intact', async () => {
