@@ -40,10 +40,9 @@ export function openRun(sw: Switch, mf: Megaflow, op: Op, k: FlowKey): boolean {
   return true;
 }
 
-/** Runs the open run's actions on its packets (see admit). */
+/** Runs the open run's actions on its packets (see admit); Switch.closeRun calls it when one is open. */
 export function closeRun(sw: Switch): void {
   const n = sw.runN;
-  if (n === 0) return;
   const mf = sw.runFlow!;
   const port = sw.runPort!;
   const op = mf.program.lone!;

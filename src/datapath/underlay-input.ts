@@ -122,16 +122,12 @@ function deliver(sw: Switch, port: Port, p: Packet, fast: boolean): void {
   port.rxPackets++;
   port.rxBytes += p.end - p.start;
   p.inPort = port.no;
-  let q: Packet | null;
-  if (fast) {
-    // underlayInput's tests for what decapUdpTunnel4 took (≥ 64 bytes): to nvo's MAC, then decapped4.
-    const o = p.start;
-    if ((p.buf[o]! & 1) === 0 && (p.view.getUint16(o) !== macHi || p.view.getUint32(o + 2) !== macLo)) {
-      drop(sw, p, 'drop-underlay-not-our-mac');
-      return;
-    }
-    q = decapped4(sw, p);
-  } else q = underlayInput(sw, port, p, false);
+  // decapUdpTunnel4 took only frames of ≥ 64 bytes: underlayInput's fast path without its call.
+  const q = !fast
+    ? underlayInput(sw, port, p, false)
+    : toUs(p)
+      ? decapped4(sw, p)
+      : drop(sw, p, 'drop-underlay-not-our-mac');
   if (q === null) return; // consumed (ARP, reassembly in progress) or dropped
   const tunnelPort = rxTunnel!;
   if (sw.trace) sw.trace.push(`decap: ${tunnelPort.name} tun_id=0x${q.tunIdLo.toString(16)}`);
@@ -149,8 +145,7 @@ export function underlayInput(sw: Switch, port: Port, p: Packet, fast: boolean):
   const b0 = p.buf;
   const o = p.start;
   if (p.end - o < 14) return drop(sw, p, 'drop-underlay-truncated');
-  const toUs = (b0[o]! & 1) === 1 || (p.view.getUint16(o) === macHi && p.view.getUint32(o + 2) === macLo);
-  if (!toUs) return drop(sw, p, 'drop-underlay-not-our-mac');
+  if (!toUs(p)) return drop(sw, p, 'drop-underlay-not-our-mac');
   // VXLAN or Geneve over plain IPv4 (decap-fast.ts) gives decapFrame's result without its general
   // walk; being UDP, such a frame is none of ARP, ND or a ping to us.
   if (fast) return decapped4(sw, p);
@@ -261,6 +256,12 @@ export function underlayInput(sw: Switch, port: Port, p: Packet, fast: boolean):
   if (d.encap === ENCAP_VXLAN_SOE && d.mss > 0) superframe(p, d.inner, d.mss, -1);
   else if (d.encap === ENCAP_STT) sttOffload(p, d.inner);
   return toInner(p, tp);
+}
+
+/** p (≥ 14 bytes) is for nvo: multicast / broadcast, or to nvo's MAC (macHi, macLo: this batch's). */
+function toUs(p: Packet): boolean {
+  const o = p.start;
+  return (p.buf[o]! & 1) === 1 || (p.view.getUint16(o) === macHi && p.view.getUint32(o + 2) === macLo);
 }
 
 /** The tunnel port of the packet underlayInput returned last (toInner sets it; saves a port lookup). */

@@ -367,20 +367,9 @@ export class FlowCache {
       const st = sts[s]!;
       const b = st.buckets.get(hashMasked(k, st.mask, st.words));
       if (b === undefined) continue;
-      const words = st.words;
-      const mask = st.mask;
       for (let j = 0; j < b.length; j++) {
         const mf = b[j]!;
-        const v = mf.value;
-        let ok = true;
-        for (let i = 0; i < words.length; i++) {
-          const w = words[i]!;
-          if ((k[w]! & mask[w]!) >>> 0 !== v[i]) {
-            ok = false;
-            break;
-          }
-        }
-        if (ok) {
+        if (matchesMasked(k, mf)) {
           st.hits++;
           this.lastHit = s === 0 ? mf : null;
           this.lastFirst = s === 0 ? st : null;

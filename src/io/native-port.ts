@@ -278,13 +278,18 @@ export class NativePort implements IoBackend {
     let done = from;
     const v = this.counters.v;
     const pack = this.packBuf !== null;
+    // packUdp: the packable run found at `done` by the pass before (0: not looked for yet), so each
+    // position's run is measured once.
+    let run = 0;
     while (done < b.count) {
       if (pack) {
-        const run = packableRun(b.packets, done, b.count);
-        if (run > 1) {
-          const sent = this.txPacked(b, done, run);
+        if (run === 0) run = packableRun(b.packets, done, b.count);
+        const found = run;
+        run = 0;
+        if (found > 1) {
+          const sent = this.txPacked(b, done, found);
           done += sent;
-          if (sent < run) break;
+          if (sent < found) break;
           continue;
         }
       }
@@ -293,8 +298,12 @@ export class NativePort implements IoBackend {
       let slabOf: ArrayBufferLike | null = null;
       // One call per run of packets from the same slab (usually the whole batch).
       while (done + n < b.count && n < this.burst) {
-        // A packable run starts here: send what came before, then the run packed.
-        if (pack && n > 0 && packableRun(b.packets, done + n, Math.min(b.count, done + n + 2)) > 1) break;
+        // A packable run starts here: send what came before, then the run packed (kept in `run`).
+        if (pack && n > 0) {
+          run = packableRun(b.packets, done + n, b.count);
+          if (run > 1) break;
+          run = 0;
+        }
         const p = b.packets[done + n]!;
         if (slabOf === null) slabOf = p.buf.buffer;
         else if (p.buf.buffer !== slabOf) break;
