@@ -21,6 +21,7 @@ import { ip, isRoot, nsRun, uniqueName } from '../../testbed/netns.ts';
 import { startNvoHosts } from '../../testbed/nvo-hosts.ts';
 import * as tb from '../../testbed/testbed.ts';
 import { needScapy, PYTHON } from '../harness/tools.ts';
+import { pingEventually } from './guest-traffic.ts';
 import { interopSkip } from './skip.ts';
 
 const run = promisify(execFile);
@@ -64,7 +65,7 @@ describe('nvo ↔ nvo over an IPv6 underlay, neighbours found by ND', { skip }, 
             { encap: 'vxlan', guestMtu: 1400, extraTunnel: { localIp: v6(h) }, vteps: [v6(other)] },
           ),
         );
-      assert.ok(await ping(h1.guestNs!, h2.guestAddr), 'ping guest 1 → guest 2');
+      assert.ok(await pingEventually(h1.guestNs!, h2.guestAddr), 'ping guest 1 → guest 2');
       assert.ok(await ping(h2.guestNs!, h1.guestAddr), 'ping guest 2 → guest 1');
       const r = await iperf(h1.guestNs!, h2.guestNs!, h2.guestAddr, { seconds: 1, port: 5461 });
       assert.ok(r.bitsPerSecond > 5e6, `TCP ${r.bitsPerSecond} bit/s`);

@@ -54,7 +54,7 @@ for (const encap of (process.env.NVO_ENCAPS ?? 'vxlan,vxlan-gpe,vxlan-soe,geneve
           },
         );
         await new Promise((r) => setTimeout(r, 700));
-        assert.ok(await ping(h1.guestNs!, h2.guestAddr), 'ping guest 1 → guest 2');
+        assert.ok(await pingEventually(h1.guestNs!, h2.guestAddr), 'ping guest 1 → guest 2');
         assert.ok(await ping(h2.guestNs!, h1.guestAddr), 'ping guest 2 → guest 1');
         const r = await iperf(h1.guestNs!, h2.guestNs!, h2.guestAddr, { seconds: 1, port: 5401 });
         assert.ok(r.bitsPerSecond > 5e6, `TCP ${r.bitsPerSecond} bit/s`);
