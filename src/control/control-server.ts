@@ -84,6 +84,8 @@ export function handle(sw: Switch, req: Request, now = Date.now()): unknown {
         counters: sw.counters.snapshot(),
         cache: {
           emcHits: sw.cache.emcHits,
+          emcBypass: sw.cache.emcBypass,
+          emcSkipped: sw.cache.emcSkipped,
           megaflowHits: sw.cache.megaflowHits,
           upcalls: sw.cache.upcalls,
           megaflows: sw.cache.megaflowCount,

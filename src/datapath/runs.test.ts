@@ -24,8 +24,10 @@ const FLOWS = [
   'priority=10,udp,tp_src=5,actions=mod_nw_tos:16,output:1',
 ];
 
-// EMC inserts 1 in 3: bursts see EMC hits, megaflow hits and upcalls.
-const build = (out: string[]): Switch => vtepSwitch(out, { emcInsertInvProb: 3, macAgingMs: 400 }, FLOWS);
+// EMC inserts 1 in 3: bursts see EMC hits, megaflow hits and upcalls. A bypass verdict every 16 probes
+// (FlowCache EMC_WINDOW) puts the EMC in and out of bypass within a test.
+const build = (out: string[]): Switch =>
+  vtepSwitch(out, { emcInsertInvProb: 3, emcWindow: 16, macAgingMs: 400 }, FLOWS);
 
 const MACS = [1, 2, 3, 4, 5].map((i) => [2, 0xaa, 0, 0, 0, i]);
 const BROADCAST = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff];
@@ -99,6 +101,8 @@ function state(sw: Switch): unknown {
       c.megaflowInstalls,
       c.flushes,
       c.megaflowCount,
+      c.emcSkipped,
+      c.emcBypasses,
     ],
     rules: sw.tables.dump().map((e) => [e.priority, e.packets, e.bytes, e.lastUsed]),
     megaflows: [...c.dumpMegaflows()].map((m) => [m.hits, m.used]),
@@ -114,6 +118,7 @@ function state(sw: Switch): unknown {
 
 test('a burst run in runs == the same packets one at a time (frames, order, every counter)', () => {
   let runs = 0;
+  let bypassed = 0;
   fc.assert(
     fc.property(fc.array(burst, { minLength: 5, maxLength: 30 }), (bursts) => {
       const outRuns: string[] = [];
@@ -149,6 +154,7 @@ test('a burst run in runs == the same packets one at a time (frames, order, ever
         assert.deepEqual(outRuns, outOne);
         assert.deepEqual(state(swRuns), state(swOne));
         if (swRuns.cache.emcHits + swRuns.cache.megaflowHits - hitsBefore > 1) runs++;
+        if (swRuns.cache.emcBypass) bypassed++;
         outRuns.length = 0;
         outOne.length = 0;
       }
@@ -157,4 +163,5 @@ test('a burst run in runs == the same packets one at a time (frames, order, ever
   );
   // Cache hits within a burst are what runs are made of: the comparison exercised them.
   assert.ok(runs > 200, `${runs} bursts with hits`);
+  assert.ok(bypassed > 20, `${bypassed} bursts with the EMC bypassed`);
 });

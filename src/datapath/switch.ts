@@ -56,6 +56,8 @@ export interface SwitchConfig {
   superPoolSize?: number;
   emcEntries?: number;
   emcInsertInvProb?: number;
+  /** EMC bypass verdicts every this many probes (FlowCache emcWindow; tests). */
+  emcWindow?: number;
   macAgingMs?: number;
   /** GRO on underlay ports (default on). */
   gro?: boolean;
@@ -169,6 +171,7 @@ export class Switch {
     this.cache = new FlowCache(this.tables, {
       emcEntries: cfg.emcEntries,
       emcInsertInvProb: cfg.emcInsertInvProb,
+      emcWindow: cfg.emcWindow,
       normal: (k, wc, out) => xlateNormal(this, k, wc, out),
     });
     this.macs = new MacLearning({ agingMs: cfg.macAgingMs });
@@ -378,7 +381,7 @@ export class Switch {
     let shape: number;
     let hash: number;
     let mf: Megaflow;
-    if (this.prevEmc && cache.flushes === this.prevFlushes && sameKey(p, this.prev)) {
+    if (this.prevEmc && cache.flushes === this.prevFlushes && !cache.emcBypass && sameKey(p, this.prev)) {
       k = this.prev;
       shape = this.prevShape;
       hash = this.prevHash;

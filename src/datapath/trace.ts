@@ -1,7 +1,7 @@
 // `nvo trace`: one frame through the switch with nothing transmitted (Switch.dryRun); the path's steps
 // (cache level, tables, actions, outputs, drop reason) are collected as lines in Switch.trace.
 
-import { LEVEL_NAMES, type Megaflow } from '../flow/cache.ts';
+import { EMC_MIN_HIT_INV, LEVEL_NAMES, type Megaflow } from '../flow/cache.ts';
 import { Batch } from '../packet/batch.ts';
 import { SMALL_SLOT } from '../packet/pool.ts';
 import type { Switch } from './switch.ts';
@@ -36,7 +36,8 @@ export function traceFrame(sw: Switch, inPort: number, frame: Uint8Array, now: n
 /** The cache level and table path that answered a traced packet. */
 export function traceLookup(sw: Switch, mf: Megaflow): void {
   const trace = sw.trace!;
-  trace.push(`cache: ${LEVEL_NAMES[sw.cache.level]}`);
+  const bypass = sw.cache.emcBypass ? ` (EMC bypassed: below one hit in ${EMC_MIN_HIT_INV})` : '';
+  trace.push(`cache: ${LEVEL_NAMES[sw.cache.level]}${bypass}`);
   for (const step of mf.path)
     trace.push(
       `table ${step.table}: ${step.entry ? `matched priority=${step.entry.priority} cookie=0x${step.entry.cookie.toString(16)}` : 'miss'}`,

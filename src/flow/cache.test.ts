@@ -6,7 +6,15 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import { ActionProgram } from './action-program.ts';
 import type { Action } from './actions.ts';
-import { FlowCache, LEVEL_EMC, LEVEL_MEGAFLOW, LEVEL_UPCALL } from './cache.ts';
+import {
+  EMC_MIN_HIT_INV,
+  EMC_SAMPLE,
+  EMC_WINDOW,
+  FlowCache,
+  LEVEL_EMC,
+  LEVEL_MEGAFLOW,
+  LEVEL_UPCALL,
+} from './cache.ts';
 import { fieldByName, setField } from './fields.ts';
 import { hashKey, KEY_WORDS, newKey } from './key.ts';
 import { formatActions } from './ofctl-format.ts';
@@ -271,4 +279,58 @@ test('EMC generation wrap (23 bits): every slot is emptied, no entry of an old g
   assert.equal(cache['emcGeneration'], 1);
   cache.lookup(k, h, 60, 5);
   assert.equal(cache.level, LEVEL_UPCALL);
+});
+
+test('EMC bypass: a thrashing EMC is probed 1 in EMC_SAMPLE; probing resumes when the flows narrow', () => {
+  const tables = new FlowTables();
+  tables.apply('add', parseFlow('priority=10,in_port=1,actions=output:2'), 0);
+  const k = newKey();
+  setField(k, F('in_port'), 1n);
+  const distinct = (cache: FlowCache, n: number, from: number) => {
+    for (let i = 0; i < n; i++) {
+      setField(k, F('eth_src'), BigInt(from + i));
+      assert.equal(text(cache.lookup(k, hashKey(k), 60, 1).actions), 'output:2');
+    }
+  };
+  const cache = new FlowCache(tables, { emcInsertInvProb: 100, seed: 5 });
+  // One window of distinct keys: no hits, so the verdict is bypass.
+  distinct(cache, EMC_WINDOW, 0);
+  assert.equal(cache.emcBypass, true);
+  assert.equal(cache.emcBypasses, 1);
+  const before = cache.emcSkipped;
+  distinct(cache, 1600, 1e6);
+  // 1600 classifications, 1 in 16 probed: 1500 skipped.
+  assert.equal(cache.emcSkipped - before, 1600 - 1600 / EMC_SAMPLE);
+  // Four flows from now on: the sampled probes hit (each flow reaches the EMC after ~100 misses), and
+  // once a window of them is at least 1/EMC_MIN_HIT_INV hits, every packet probes again.
+  const four = Array.from({ length: 4 }, (_, i) => {
+    const q = k.slice();
+    setField(q, F('eth_src'), BigInt(7e6 + i));
+    return q;
+  });
+  let n = 0;
+  while (cache.emcBypass && n < EMC_WINDOW * EMC_SAMPLE * 3) {
+    const q = four[n++ % 4]!;
+    cache.lookup(q, hashKey(q), 60, 2);
+  }
+  assert.equal(cache.emcBypass, false, `still bypassed after ${n} lookups`);
+  const q = four[0]!;
+  cache.lookup(q, hashKey(q), 60, 3);
+  assert.equal(cache.level, LEVEL_EMC);
+  // The bar: a window with exactly 1 hit in EMC_MIN_HIT_INV keeps the EMC, one hit fewer bypasses it.
+  // Every EMC_MIN_HIT_INV-th lookup repeats the key before it (inserted, as emcInsertInvProb is 1).
+  for (const missing of [0, 1]) {
+    const c = new FlowCache(tables, { emcInsertInvProb: 1 });
+    for (let i = 0; i < EMC_WINDOW; i++) {
+      const repeat = i % EMC_MIN_HIT_INV === EMC_MIN_HIT_INV - 1 && i >= missing * EMC_MIN_HIT_INV;
+      if (!repeat) setField(k, F('eth_src'), BigInt(3e6 + i));
+      c.lookup(k, hashKey(k), 60, 1);
+    }
+    assert.equal(c.emcHits, EMC_WINDOW / EMC_MIN_HIT_INV - missing);
+    assert.equal(c.emcBypass, missing === 1);
+  }
+  // emcAutoBypass: false never bypasses.
+  const fixed = new FlowCache(tables, { emcInsertInvProb: 100, emcAutoBypass: false });
+  distinct(fixed, EMC_WINDOW * 2, 0);
+  assert.deepEqual([fixed.emcBypass, fixed.emcSkipped, fixed.emcBypasses], [false, 0, 0]);
 });
