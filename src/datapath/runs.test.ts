@@ -145,7 +145,7 @@ test('a burst run in runs == the same packets one at a time (frames, order, ever
           batch.count = 0;
           batch.push(pool.allocCopy(f)!);
           // No answer from the previous packet's key either: each packet hashes and probes the EMC.
-          swOne['prevEmc'] = false;
+          swOne['snap'].valid = false;
           // Nor from the last megaflow hit: every megaflow lookup probes the subtables.
           swOne.cache['lastHit'] = null;
           swOne.receive(port, batch, now);

@@ -18,7 +18,8 @@
 
 import type { FlowSpec } from '../flow/actions.ts';
 import { FlowCache, LEVEL_EMC, type Megaflow } from '../flow/cache.ts';
-import { extractKey, sameKey } from '../flow/extract.ts';
+import { extractKey } from '../flow/extract.ts';
+import { FrameSnap } from '../flow/frame-snap.ts';
 import { type FlowKey, KEY_WORDS, newKey, TUN_DST, TUN_ID } from '../flow/key.ts';
 import { hashShape, shapeEnd, shapeOf } from '../flow/key-shape.ts';
 import { FlowTables } from '../flow/table.ts';
@@ -131,12 +132,14 @@ export class Switch {
   private prev = newKey();
   private prevEnd = KEY_WORDS;
   /**
-   * The previous packet was an EMC hit with key `prev` (of shape prevShape, hash prevHash, megaflow
-   * prevFlow) and no flush came since (prevFlushes): a packet with the same key is then an EMC hit on
-   * the same entry (a hit changes no slot), answered without hashing or probing (VPP's VXLAN input keeps
-   * its last tunnel lookup the same way). Counted as the EMC hit it is.
+   * While `snap.valid`, the last extracted packet was an EMC hit with key `prev` (of shape prevShape,
+   * hash prevHash, megaflow prevFlow) and `snap` holds its headers (frame-snap.ts). With no flush since
+   * (prevFlushes) and the EMC not bypassed, a packet the snapshot matches has that key and is an EMC hit
+   * on the same entry (a hit changes no slot): answered without extraction, hashing or probing, and
+   * counted as the EMC hit it is. The snapshot is taken when an EMC hit's hash repeats the last
+   * extracted packet's (the second packet of a flow in a row), so interleaved flows don't pay for it.
    */
-  private prevEmc = false;
+  private readonly snap = new FrameSnap();
   private prevShape = 0;
   private prevHash = 0;
   private prevFlushes = 0;
@@ -381,7 +384,7 @@ export class Switch {
     let shape: number;
     let hash: number;
     let mf: Megaflow;
-    if (this.prevEmc && cache.flushes === this.prevFlushes && !cache.emcBypass && sameKey(p, this.prev)) {
+    if (this.snap.valid && cache.flushes === this.prevFlushes && !cache.emcBypass && this.snap.matches(p)) {
       k = this.prev;
       shape = this.prevShape;
       hash = this.prevHash;
@@ -397,7 +400,8 @@ export class Switch {
       shape = shapeOf(k, p.tunIpVersion);
       hash = hashShape(k, shape);
       mf = cache.classify(k, hash, shape);
-      this.prevEmc = cache.level === LEVEL_EMC;
+      if (cache.level === LEVEL_EMC && hash === this.prevHash) this.snap.take(p);
+      else this.snap.valid = false;
       this.prevShape = shape;
       this.prevHash = hash;
       this.prevFlushes = cache.flushes;

@@ -5,10 +5,10 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { fields, needScapy, needTshark, scapy, tshark } from '../../test/harness/tools.ts';
-import { ENCAP_GENEVE, ENCAP_VXLAN, Packet } from '../packet/packet.ts';
+import { ENCAP_VXLAN, Packet } from '../packet/packet.ts';
 import { fromHex } from '../wire/bytes.ts';
 import { OK, TRUNCATED } from '../wire/status.ts';
-import { extractFrame, extractKey, sameKey } from './extract.ts';
+import { extractFrame, extractKey } from './extract.ts';
 import { fieldByName, getField } from './fields.ts';
 import * as K from './key.ts';
 import { shapeEnd, shapeOf } from './key-shape.ts';
@@ -178,6 +178,20 @@ test('tunnel metadata + inner headers in one key (decapsulated packet)', () => {
   assert.equal(k[K.TUN_ENCAP], ENCAP_VXLAN);
   assert.equal(getField(k, F('ip_dst')), 0x0a000002n);
   assert.equal(getField(k, F('udp_dst')), 2000n);
+  // A slot's next life: reset zeroes the version, not the address bytes (packet.ts); the key must not
+  // see them, without a tunnel nor with one whose version is unset.
+  p.reset(256);
+  p.buf.set(inner, p.start);
+  p.end = p.start + inner.length;
+  assert.deepEqual([...p.tunDst.subarray(0, 4)], [192, 0, 2, 2]);
+  assert.equal(extractKey(p, k), OK);
+  assert.deepEqual(
+    [getField(k, F('tun_src')), getField(k, F('tun_dst')), getField(k, F('tun_id'))],
+    [0n, 0n, 0n],
+  );
+  p.tunEncap = ENCAP_VXLAN;
+  assert.equal(extractKey(p, k), OK);
+  assert.deepEqual([getField(k, F('tun_src')), getField(k, F('tun_dst'))], [0n, 0n]);
 });
 
 test('hostile input: random bytes and every truncation never throw and stay in bounds', () => {
@@ -323,88 +337,4 @@ test('a reused key: extraction with `clean` (the last shape end) == extraction i
     assert.deepEqual(Array.from(reused), Array.from(fresh));
     clean = shapeEnd(shapeOf(reused, 0));
   }
-});
-
-test('sameKey(p, k) holds exactly when extracting p would give k again (random frames and changes)', () => {
-  // A key from one frame, then a second frame: the same, or with one byte, the length, in_port or one
-  // tunnel field changed. sameKey must be true only when extractKey gives the same key (and then the
-  // same header offsets), and it must be true for every fast-path IPv4 frame that does.
-  const base = fc.record({
-    proto: fc.constantFrom(6, 17, 132, 1, 58),
-    vihl: fc.constantFrom(0x45, 0x45, 0x45, 0x46),
-    rest: fc.uint8Array({ minLength: 52, maxLength: 52 }),
-    tot: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 70 })),
-    len: fc.oneof(fc.constant(80), fc.integer({ min: 30, max: 80 })),
-    tunnel: fc.constantFrom(0, 0, 4, 6),
-    inner: fc.boolean(),
-  });
-  const change = fc.record({
-    what: fc.constantFrom('none', 'none', 'byte', 'byte', 'byte', 'len', 'port', 'tunnel'),
-    at: fc.integer({ min: 0, max: 79 }),
-    value: fc.integer({ min: 0, max: 255 }),
-  });
-  let same = 0;
-  let differ = 0;
-  fc.assert(
-    fc.property(base, change, (f, c) => {
-      const b = new Uint8Array(80);
-      b.set([2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2, 8, 0, f.vihl], 0);
-      b.set(f.rest, 15);
-      new DataView(b.buffer).setUint16(16, f.tot);
-      b[20] = 0;
-      b[21] = 0;
-      b[23] = f.proto;
-      // A tunnel change touches one of: the key, source, destination, encapsulation, flags, or the IP
-      // version (IPv4 then from 0.0.0.0 to 0.0.0.0, the IPv4 words of an IPv6 tunnel's key).
-      const tv = c.what === 'tunnel' ? 1 + (c.value % 6) : 0;
-      const make = (bytes: Uint8Array, port: number, changed: boolean) => {
-        // Decapsulated frames sit after 50 bytes of (unread) outer headers, as decap leaves them.
-        const p = new Packet(new Uint8Array(2048), 0, 256);
-        const at = f.inner ? p.start + 50 : p.start;
-        p.buf.set(bytes, at);
-        p.end = at + bytes.length;
-        if (f.inner) p.innerL2 = at;
-        p.inPort = port;
-        if (f.tunnel) {
-          p.tunEncap = changed && tv === 4 ? ENCAP_GENEVE : ENCAP_VXLAN;
-          p.tunIpVersion = changed && tv === 6 ? 10 - f.tunnel : f.tunnel;
-          p.tunIdLo = changed && tv === 1 ? 43 : 42;
-          p.tunSrc.set([192, 0, 2, changed && tv === 2 ? 9 : 1]);
-          p.tunDst.set([192, 0, 2, changed && tv === 3 ? 9 : 2]);
-          p.tunFlags = changed && tv === 5 ? 1 : 0;
-          if (p.tunIpVersion === 4 && changed && tv === 6) {
-            p.tunSrc.fill(0);
-            p.tunDst.fill(0);
-          }
-        }
-        return p;
-      };
-      const k = K.newKey();
-      if (extractKey(make(b.subarray(0, f.len), 7, false), k) !== OK) return;
-      const b2 = b.slice(0, c.what === 'len' ? c.at : f.len);
-      if (c.what === 'byte' && c.at < b2.length) b2[c.at] = c.value;
-      const p2 = make(b2, c.what === 'port' ? 8 : 7, true);
-      const q = make(b2, c.what === 'port' ? 8 : 7, true);
-      const k2 = K.newKey();
-      const st = extractKey(q, k2);
-      const equal = st === OK && Array.from(k2).every((x, i) => x === k[i]);
-      const fastPath = b2.length >= 38 && b2[14] === 0x45 && f.proto !== 58 && f.tunnel !== 6;
-      const before = Array.from(k);
-      const r = sameKey(p2, k);
-      assert.deepEqual(Array.from(k), before, 'k untouched');
-      if (r) {
-        assert.ok(equal, 'sameKey but extractKey differs');
-        assert.deepEqual(
-          [p2.l2, p2.l3, p2.l4, p2.innerL3, p2.innerL4],
-          [q.l2, q.l3, q.l4, q.innerL3, q.innerL4],
-        );
-        same++;
-      } else {
-        assert.ok(!(equal && fastPath), 'extractKey equal on a fast-path frame but sameKey false');
-        differ++;
-      }
-    }),
-    { numRuns: 5000 },
-  );
-  assert.ok(same > 500 && differ > 500, `${same} same, ${differ} differ`);
 });

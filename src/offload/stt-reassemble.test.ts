@@ -148,7 +148,8 @@ describe('stt segment → reassemble', () => {
       for (const d of [perm[0]!, perm[1]!]) {
         const { result, st } = feed(r, fs, [perm[0]!, perm[1]!, d, perm[2]!]);
         assert.deepEqual(result, frame);
-        assert.deepEqual(st, [HELD, HELD, DROP, DONE]);
+        // The first segment last: the rest is copied behind it, in its own buffer (FRAME).
+        assert.deepEqual(st, [HELD, HELD, DROP, perm[2] === 0 ? FRAME : DONE]);
       }
     assert.equal(r.counters.get('drop-stt-seg-duplicate'), 12);
     assert.equal(r.inProgress, 0);
@@ -183,6 +184,49 @@ describe('stt segment → reassemble', () => {
       ),
       { numRuns: 40 },
     );
+  });
+
+  it('head last (Linux veth GRO order): the tail is copied behind the head, in place, CE kept', () => {
+    const frame = sttFrame(3000);
+    // mtu 2500: two pieces, [0, 2460) and [2460, 3032), as GRO's merged head and the held-back tail.
+    const [head, tail] = segs(vectorSegmenter(0xc002, 7), frame, 2500) as [Uint8Array, Uint8Array];
+    // CE on the tail only (RFC 6040: the frame is CE if any segment was), IPv4 checksum redone.
+    tail[15] = 3;
+    tail[24] = tail[25] = 0;
+    let sum = 0;
+    for (let k = 14; k < 34; k += 2) sum += (tail[k]! << 8) | tail[k + 1]!;
+    while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+    tail[24] = (~sum >> 8) & 0xff;
+    tail[25] = ~sum & 0xff;
+    const memory = new ReassemblyMemory(2 * SUPER_SLOT);
+    const r = new SttReassembler({}, memory);
+    const t = load(small, tail);
+    assert.equal(r.process(t, 0), HELD);
+    small.free(t);
+    const h = load(small, head);
+    const slot = h.buf;
+    assert.equal(r.process(h, 0), FRAME);
+    assert.equal(r.out, h, 'the head packet itself, not a reassembly buffer');
+    assert.equal(h.buf, slot);
+    assert.deepEqual(h.bytes(), frame);
+    assert.equal(h.innerL2, h.start + 18);
+    assert.equal(h.tunEncap, ENCAP_STT);
+    assert.equal(h.tunTos & 3, 3);
+    assert.equal(r.inProgress, 0);
+    assert.equal(memory.bytesInUse, 0, 'the reassembly buffer is back');
+    assert.equal(r.counters.get('out-stt-reasm'), 1);
+    small.free(h);
+    // No room behind the head in its buffer: the ordinary copy into the reassembly buffer (DONE).
+    const tight = new Pool(1, 128 + head.length + 100, 128);
+    const t2 = load(small, tail);
+    assert.equal(r.process(t2, 0), HELD);
+    small.free(t2);
+    const h2 = load(tight, head);
+    assert.equal(r.process(h2, 0), DONE);
+    assert.deepEqual(r.out!.bytes(), frame);
+    r.release(r.out!);
+    tight.free(h2);
+    assert.equal(memory.bytesInUse, 0);
   });
 
   it('hands a TSO port one superframe, built in place', () => {

@@ -6,6 +6,8 @@
 //                port vouched (CSUM_VALID); an outer IPv4 fragment must be IP-reassembled first
 //   fast path    offset 0 and payload = frame length: the segment is the frame (GRO/LRO super-segments
 //                land here) — returned in place, no copy
+//   head last    the offset-0 segment completes a frame and its buffer has room: the rest is copied
+//                behind it and the frame is returned in place (Linux veth GRO's order for nvo's frames)
 //   key          (outer src, outer dst, ACK) as OVS and Wireshark; `keyPorts` adds the TCP ports
 //                (allowed, the sport is constant per frame; stricter than OVS). netns/mark: one
 //                reassembler per context.
@@ -44,7 +46,7 @@ import {
 } from './reassembly-limits.ts';
 
 export { DONE, DROP, HELD };
-/** The segment was a whole frame: `out` is the caller's own packet, trimmed to the frame. */
+/** The segment was, or with the held rest became, a whole frame: `out` is the caller's own packet. */
 export const FRAME = 4;
 
 export const IN_SEG = 0;
@@ -191,9 +193,26 @@ export class SttReassembler extends Reassembler {
     }
     if (added === OVERLAP) return this.kill(i, D_OVERLAP);
     if (added === FULL || ++t.pieces[i]! > t.config.maxPieces) return this.kill(i, D_TOO_MANY);
-    copyBytes(buf.buf, base + off, b, data, len);
     const a = i * AUX_WORDS;
     if ((tos & 3) === 3) t.aux[a + A_CE] = 1;
+    if (off === 0 && r.complete(total) && b.length - data >= total) {
+      // The offset-0 piece completes the frame: the rest goes behind it in its own buffer, and the
+      // frame leaves in place. Linux's veth GRO delivers nvo's STT frames this way (the GRO'd head
+      // of 44 segments, ~64 KB, after the last segment, which the sender's GSO left owned by the
+      // AF_PACKET socket, so GRO keeps it apart): one copy of ≤ 1 segment instead of the head's 64 KB.
+      copyBytes(b, data + len, buf.buf, base + len, total - len);
+      const ce = t.aux[a + A_CE]! !== 0;
+      t.remove(i);
+      this.fillMeta(pkt, b, l3, ver, ce ? tos | 3 : tos, ttl, ports);
+      pkt.start = data;
+      pkt.end = data + total;
+      pkt.l2 = pkt.l3 = pkt.l4 = -1;
+      pkt.innerL2 = data + 18;
+      this.out = pkt;
+      v[OUT_FRAME]!++;
+      return FRAME;
+    }
+    copyBytes(buf.buf, base + off, b, data, len);
     if (off === 0) {
       t.aux[a + A_TOS] = tos;
       t.aux[a + A_TTL] = ttl;
