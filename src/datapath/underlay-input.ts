@@ -62,9 +62,9 @@ export function receiveUnderlay(sw: Switch, port: Port, batch: Batch, now: numbe
   if (receiveUso(sw, port.no, batch, now)) return;
   // Per batch: nvo's MAC as two numbers, and no tunnel port remembered yet (decapped4).
   const m = sw.underlayMac;
-  macHi = (m[0]! << 8) | m[1]!;
-  macLo = u32(m, 2);
-  memoTp = null;
+  rx.macHi = (m[0]! << 8) | m[1]!;
+  rx.macLo = u32(m, 2);
+  rx.memoTp = null;
   // GRO passes every packet it cannot hold untouched and in order, and holds nothing between batches:
   // so the packets before the first one it could hold go on at once, and GRO starts at that one.
   const gro = sw.gro !== null && batch.count > 1 && !sw.dryRun ? sw.gro : null;
@@ -129,7 +129,7 @@ function deliver(sw: Switch, port: Port, p: Packet, fast: boolean): void {
       ? decapped4(sw, p)
       : drop(sw, p, 'drop-underlay-not-our-mac');
   if (q === null) return; // consumed (ARP, reassembly in progress) or dropped
-  const tunnelPort = rxTunnel!;
+  const tunnelPort = rx.tunnel!;
   if (sw.trace) sw.trace.push(`decap: ${tunnelPort.name} tun_id=0x${q.tunIdLo.toString(16)}`);
   tunnelPort.rxPackets++;
   tunnelPort.rxBytes += q.end - q.start;
@@ -258,30 +258,37 @@ export function underlayInput(sw: Switch, port: Port, p: Packet, fast: boolean):
   return toInner(p, tp);
 }
 
-/** p (≥ 14 bytes) is for nvo: multicast / broadcast, or to nvo's MAC (macHi, macLo: this batch's). */
+/** p (≥ 14 bytes) is for nvo: multicast / broadcast, or to nvo's MAC (rx.macHi, rx.macLo: this batch's). */
 function toUs(p: Packet): boolean {
   const o = p.start;
-  return (p.buf[o]! & 1) === 1 || (p.view.getUint16(o) === macHi && p.view.getUint32(o + 2) === macLo);
+  return (p.buf[o]! & 1) === 1 || (p.view.getUint16(o) === rx.macHi && p.view.getUint32(o + 2) === rx.macLo);
 }
 
-/** The tunnel port of the packet underlayInput returned last (toInner sets it; saves a port lookup). */
-let rxTunnel: Port | null = null;
-/** sw.underlayMac's first two and last four bytes, for the batch being received. */
-let macHi = 0;
-let macLo = 0;
-// decapped4's last tunnelPort4 answer in this batch and what it was asked: the packets of one batch
-// mostly come through one tunnel, and the answer depends on nothing else (the ports don't change
-// while a batch is received).
-let memoTp: Port | null = null;
-let memoSrc = 0;
-let memoDst = 0;
-let memoEncap = 0;
-let memoDport = 0;
-let memoId = 0;
+/**
+ * Receive state across the calls of one batch, in one object: its fields are plain loads and stores
+ * where module-level `let`s cost a context load and a hole check each (toUs alone measured ≈ 6 ns a
+ * packet on the decap bench with them).
+ */
+const rx = {
+  /** The tunnel port of the packet underlayInput returned last (toInner sets it; saves a port lookup). */
+  tunnel: null as Port | null,
+  /** sw.underlayMac's first two and last four bytes, for the batch being received. */
+  macHi: 0,
+  macLo: 0,
+  // decapped4's last tunnelPort4 answer in this batch and what it was asked: the packets of one batch
+  // mostly come through one tunnel, and the answer depends on nothing else (the ports don't change
+  // while a batch is received).
+  memoTp: null as Port | null,
+  memoSrc: 0,
+  memoDst: 0,
+  memoEncap: 0,
+  memoDport: 0,
+  memoId: 0,
+};
 
 /** p becomes the inner frame `d` found, received on tunnel port tp. */
 function toInner(p: Packet, tp: Port): Packet {
-  rxTunnel = tp;
+  rx.tunnel = tp;
   p.start = d.inner;
   p.end = d.innerEnd;
   p.l2 = p.l3 = p.l4 = -1;
@@ -307,22 +314,22 @@ function decapped4(sw: Switch, p: Packet): Packet | null {
   p.tunTtl = b[l3 + 8]!;
   p.tunSrcPort = d.srcPort;
   p.tunDstPort = d.dstPort;
-  let tp = memoTp;
+  let tp = rx.memoTp;
   if (
     tp === null ||
-    src !== memoSrc ||
-    dst !== memoDst ||
-    d.encap !== memoEncap ||
-    d.dstPort !== memoDport ||
-    d.idLo !== memoId
+    src !== rx.memoSrc ||
+    dst !== rx.memoDst ||
+    d.encap !== rx.memoEncap ||
+    d.dstPort !== rx.memoDport ||
+    d.idLo !== rx.memoId
   ) {
     tp = tunnelPort4(sw, src, dst);
-    memoTp = tp;
-    memoSrc = src;
-    memoDst = dst;
-    memoEncap = d.encap;
-    memoDport = d.dstPort;
-    memoId = d.idLo;
+    rx.memoTp = tp;
+    rx.memoSrc = src;
+    rx.memoDst = dst;
+    rx.memoEncap = d.encap;
+    rx.memoDport = d.dstPort;
+    rx.memoId = d.idLo;
   }
   if (tp === null)
     // A tunnel port's local_ip is one of nvo's addresses (Switch.addTunnel), so a match implies it;

@@ -89,19 +89,19 @@ export function extractKey(p: Packet, k: FlowKey, clean: number = KEY_WORDS): St
   const b = p.buf;
   let st: Status = OK;
   if (ipv4Fast(b, p.view, l2, p.end, k)) {
-    l3Found = l2 + 14;
-    l4Found = l2 + 34;
+    found.l3 = l2 + 14;
+    found.l4 = l2 + 34;
   } else {
     zeroFrameWords(k);
     st = extractFrame(b, l2, p.end, k);
   }
   if (inner) {
-    p.innerL3 = l3Found;
-    p.innerL4 = l4Found;
+    p.innerL3 = found.l3;
+    p.innerL4 = found.l4;
   } else {
     p.l2 = l2;
-    p.l3 = l3Found;
-    p.l4 = l4Found;
+    p.l3 = found.l3;
+    p.l4 = found.l4;
   }
   return st;
 }
@@ -217,14 +217,14 @@ function zeroFrameWords(k: FlowKey): void {
 }
 
 // Offsets found by the last extractFrame call (module scratch: extraction is synchronous and not
-// reentrant, and this keeps the hot path free of result objects).
-let l3Found = -1;
-let l4Found = -1;
+// reentrant, and this keeps the hot path free of result objects). Fields of one object, not module
+// `let`s: those cost a context load and a hole check at every access.
+const found = { l3: -1, l4: -1 };
 
 /** Extracts the L2..L4 fields of the Ethernet frame in b[o, end) into k (which the caller zeroed). */
 export function extractFrame(b: Uint8Array, o: number, end: number, k: FlowKey): Status {
-  l3Found = -1;
-  l4Found = -1;
+  found.l3 = -1;
+  found.l4 = -1;
   if (end - o < 14) return TRUNCATED;
   mac(b, o, k, DL_DST);
   mac(b, o + 6, k, DL_SRC);
@@ -266,7 +266,7 @@ export function extractFrame(b: Uint8Array, o: number, end: number, k: FlowKey):
 
 function arp(b: Uint8Array, o: number, end: number, k: FlowKey): Status {
   if (end - o < 28) return TRUNCATED;
-  l3Found = o;
+  found.l3 = o;
   // Only Ethernet/IPv4 ARP has fields we can name (OVS does the same check).
   if (u16(b, o) !== 1 || u16(b, o + 2) !== 0x0800 || b[o + 4] !== 6 || b[o + 5] !== 4) return OK;
   const op = u16(b, o + 6);
@@ -283,7 +283,7 @@ function ipv4(b: Uint8Array, o: number, end: number, k: FlowKey): Status {
   if (end - o < 20) return TRUNCATED;
   const ihl = (b[o]! & 0x0f) * 4;
   if (b[o]! >> 4 !== 4 || ihl < 20 || end - o < ihl) return TRUNCATED;
-  l3Found = o;
+  found.l3 = o;
   k[NW_TOS] = b[o + 1]!;
   k[NW_TTL] = b[o + 8]!;
   const proto = b[o + 9]!;
@@ -307,7 +307,7 @@ function ipv4(b: Uint8Array, o: number, end: number, k: FlowKey): Status {
 
 function ipv6(b: Uint8Array, o: number, end: number, k: FlowKey): Status {
   if (end - o < 40) return TRUNCATED;
-  l3Found = o;
+  found.l3 = o;
   const vtcfl = u32(b, o);
   k[NW_TOS] = (vtcfl >>> 20) & 0xff;
   k[IPV6_LABEL] = vtcfl & 0xfffff;
@@ -350,18 +350,18 @@ function ipv6(b: Uint8Array, o: number, end: number, k: FlowKey): Status {
 function l4(b: Uint8Array, o: number, end: number, k: FlowKey, proto: number, v6: boolean): Status {
   if (proto === 6) {
     if (end - o < 20) return TRUNCATED;
-    l4Found = o;
+    found.l4 = o;
     k[TP_SRC] = u16(b, o);
     k[TP_DST] = u16(b, o + 2);
     k[TCP_FLAGS] = u16(b, o + 12) & 0x0fff;
   } else if (proto === 17 || proto === 132) {
     if (end - o < 8) return TRUNCATED;
-    l4Found = o;
+    found.l4 = o;
     k[TP_SRC] = u16(b, o);
     k[TP_DST] = u16(b, o + 2);
   } else if ((proto === 1 && !v6) || (proto === 58 && v6)) {
     if (end - o < 4) return TRUNCATED;
-    l4Found = o;
+    found.l4 = o;
     const type = b[o]!;
     k[ICMP_TYPE] = type;
     k[ICMP_CODE] = b[o + 1]!;

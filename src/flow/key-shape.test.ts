@@ -227,3 +227,56 @@ test('EMC keyed by shape == full translation, for extracted keys of every shape'
   );
   assert.ok(emcHits > 500, `EMC hits ${emcHits}`);
 });
+
+test('flow hash quality: EMC buckets even over 200k bench-like flows; one flipped key bit moves every kept bit', () => {
+  const k = K.newKey();
+  const hs: number[] = [];
+  for (let i = 0; i < 200_000; i++) {
+    k.fill(0);
+    k[K.IN_PORT] = 1;
+    k[K.DL_TYPE] = 0x800;
+    k[K.NW_PROTO] = 17;
+    // Sequential source ports, then sources, then destinations: what round-robin flows look like.
+    k[K.NW_SRC] = i < 60_000 ? 0xc0a80101 : 0xc0a80001 + i;
+    k[K.NW_DST] = i < 150_000 ? 0xc0a80102 : 0x0a000000 + ((i & 0xff) << 24);
+    k[K.TP_SRC] = 1024 + (i % 60_000);
+    k[K.TP_DST] = 9;
+    hs.push(hashShape(k, shapeOf(k, 0)));
+  }
+  // 8192 EMC buckets: χ² per degree of freedom ≈ 1 for a uniform hash (sd ≈ √(2/8192) ≈ 0.016).
+  const n = 8192;
+  const count = new Float64Array(n);
+  for (const h of hs) count[h & (n - 1)]!++;
+  const e = hs.length / n;
+  const chi = count.reduce((a, x) => a + (x - e) ** 2 / e, 0) / n;
+  assert.ok(chi > 0.9 && chi < 1.1, `χ²/df ${chi}`);
+  // 30 bits: ≈ 18.6 colliding pairs expected among 200k.
+  assert.ok(new Set(hs).size > hs.length - 60, `${hs.length - new Set(hs).size} collisions`);
+  // Avalanche: flipping one bit of a hashed word flips each of the 30 kept bits about half the time.
+  const words = [K.IN_PORT, 1, 4, K.NW_SRC, K.NW_DST, K.TP_SRC, K.TP_DST, K.TUN_ID + 1, K.TUN_SRC];
+  let rng = 7;
+  const next = () => {
+    rng ^= rng << 13;
+    rng ^= rng >>> 17;
+    rng ^= rng << 5;
+    return rng >>> 0;
+  };
+  for (const w of words)
+    for (const bit of [0, 7, 15, 16, 31]) {
+      const flips = new Float64Array(30);
+      const trials = 2000;
+      for (let t = 0; t < trials; t++) {
+        for (let i = 0; i < 25; i++) k[i] = next();
+        const shape = shapeOf(k, 4);
+        const h = hashShape(k, shape);
+        k[w] = (k[w]! ^ (1 << bit)) >>> 0;
+        const d = h ^ hashShape(k, shape);
+        for (let b = 0; b < 30; b++) flips[b]! += (d >>> b) & 1;
+      }
+      for (let b = 0; b < 30; b++)
+        assert.ok(
+          Math.abs(flips[b]! / trials - 0.5) < 0.06,
+          `word ${w} bit ${bit} → hash bit ${b}: ${flips[b]! / trials}`,
+        );
+    }
+});
