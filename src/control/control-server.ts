@@ -90,6 +90,7 @@ export function handle(sw: Switch, req: Request, now = Date.now()): unknown {
           upcalls: sw.cache.upcalls,
           megaflows: sw.cache.megaflowCount,
           flushes: sw.cache.flushes,
+          invalidated: sw.cache.invalidated,
         },
         ports: [...sw.ports.values()].map((p) => ({
           no: p.no,

@@ -11,6 +11,19 @@
 
 export const DEFAULT_AGING_MS = 300_000;
 export const DEFAULT_MAX_ENTRIES = 8192;
+/** Changed entries remembered between two syncs (Switch.syncMacs); past this, all caches are flushed. */
+export const MAX_CHANGES = 256;
+
+/**
+ * The tag of (domain, MAC hi:lo) in megaflows that read it (xlate-normal.ts) and in the change log: a
+ * hash, so two entries may share one and a change then removes a few megaflows more than it must.
+ */
+export function macTag(domain: number, hi: number, lo: number): number {
+  let h =
+    Math.imul(domain ^ 0x5bd1e995, 0x9e3779b1) ^ Math.imul(hi + 1, 0x85ebca6b) ^ Math.imul(lo, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return Math.imul(h, 0x27d4eb2f) | 0;
+}
 
 const EMPTY = 0;
 
@@ -30,12 +43,20 @@ export class MacLearning {
   private size = 0;
   /**
    * Bumped by every change of the table: a MAC learned, moved, aged out or flushed. NORMAL resolved at
-   * translation (xlate-normal.ts) caches answers, and the switch flushes its flow caches when this moves
-   * (OVS revalidates on MAC-learning changes the same way). A new MAC changes no answer given, strictly
-   * (a flow to an unknown MAC stays output:NORMAL, run per packet), but without the flush that flow
-   * would stay on the per-packet path for as long as its megaflow lives.
+   * translation (xlate-normal.ts) caches answers tagged with the entries they read, and when this moves
+   * the switch removes the megaflows tagged with a changed entry (`changes`; OVS revalidates on
+   * MAC-learning changes). A new MAC changes no answer given, strictly (a flow to an unknown MAC stays
+   * output:NORMAL, run per packet), but without that its flow would stay on the per-packet path for as
+   * long as its megaflow lives.
    */
   generation = 0;
+  /**
+   * Tags (macTag) of the entries changed since the last clearChanges, the first MAX_CHANGES of them;
+   * `overflow` says more changed (then the caches are flushed whole).
+   */
+  readonly changes = new Int32Array(MAX_CHANGES);
+  changeCount = 0;
+  overflow = false;
   learned = 0;
   moved = 0;
   full = 0;
@@ -99,14 +120,14 @@ export class MacLearning {
       this.kLo[i] = lo;
       this.size++;
       this.learned++;
-      this.generation++;
+      this.changed(domain, hi, lo);
     } else if (this.ports[i] === port && this.sameRemote(i, remoteVersion, remote)) {
       // The usual case (every packet of a known sender): only the age moves, no rewrite of the entry.
       this.seen[i] = now;
       return;
     } else {
       this.moved++;
-      this.generation++;
+      this.changed(domain, hi, lo);
     }
     this.ports[i] = port;
     this.seen[i] = now;
@@ -116,6 +137,19 @@ export class MacLearning {
       const at = i * 16;
       for (let j = 0; j < n; j++) this.remotes[at + j] = remote[j]!;
     }
+  }
+
+  /** Logs a change of (domain, hi:lo) and moves `generation`. */
+  private changed(domain: number, hi: number, lo: number): void {
+    this.generation++;
+    if (this.changeCount < MAX_CHANGES) this.changes[this.changeCount++] = macTag(domain, hi, lo);
+    else this.overflow = true;
+  }
+
+  /** The caches have seen every change so far (Switch.syncMacs). */
+  clearChanges(): void {
+    this.changeCount = 0;
+    this.overflow = false;
   }
 
   /**
@@ -161,9 +195,12 @@ export class MacLearning {
   /** Keeps the entries `keep` accepts; rebuilds the table (timer / control path). */
   private rebuild(keep: (i: number) => boolean): number {
     const live: number[] = [];
-    for (let i = 0; i <= this.mask; i++) if (this.kDomain[i] !== EMPTY && keep(i)) live.push(i);
+    for (let i = 0; i <= this.mask; i++) {
+      if (this.kDomain[i] === EMPTY) continue;
+      if (keep(i)) live.push(i);
+      else this.changed(this.kDomain[i]! - 1, this.kHi[i]!, this.kLo[i]!);
+    }
     const removed = this.size - live.length;
-    if (removed > 0) this.generation++;
     const saved = live.map((i) => ({
       d: this.kDomain[i]! - 1,
       hi: this.kHi[i]!,

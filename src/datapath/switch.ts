@@ -6,7 +6,8 @@
  *   execute: set-field & co. change a working key; output commits it to the packet (commit.ts), and
  *   sends the packet (the last output) or a copy (every earlier output); tunnel outputs encapsulate.
  *   NORMAL to a known unicast is resolved on the upcall (xlate-normal.ts): a cache hit runs no MAC-table
- *   code; every MAC-table change flushes the caches, and hits refresh MAC ages on tick.
+ *   code; a MAC-table change removes the megaflows that read the changed entry (syncMacs), and hits
+ *   refresh MAC ages on tick.
  *
  * A burst is classified packet by packet and executed in runs: consecutive packets of one megaflow whose
  * actions are one output get that output resolved once (admit / closeRun below; runs.test.ts holds it to
@@ -133,8 +134,8 @@ export class Switch {
   private prevEnd = KEY_WORDS;
   /**
    * While `snap.valid`, the last extracted packet was an EMC hit with key `prev` (of shape prevShape,
-   * hash prevHash, megaflow prevFlow) and `snap` holds its headers (frame-snap.ts). With no flush since
-   * (prevFlushes) and the EMC not bypassed, a packet the snapshot matches has that key and is an EMC hit
+   * hash prevHash, megaflow prevFlow) and `snap` holds its headers (frame-snap.ts). With no flush or
+   * invalidation since (prevEpoch) and the EMC not bypassed, a packet the snapshot matches has that key and is an EMC hit
    * on the same entry (a hit changes no slot): answered without extraction, hashing or probing, and
    * counted as the EMC hit it is. The snapshot is taken when an EMC hit's hash repeats the last
    * extracted packet's (the second packet of a flow in a row), so interleaved flows don't pay for it.
@@ -142,7 +143,7 @@ export class Switch {
   private readonly snap = new FrameSnap();
   private prevShape = 0;
   private prevHash = 0;
-  private prevFlushes = 0;
+  private prevEpoch = 0;
   private prevFlow: Megaflow | null = null;
   readonly work = newKey();
   readonly cur = newKey();
@@ -343,11 +344,17 @@ export class Switch {
     for (let i = 0; i < ports.length; i++) ports[i]!.flush();
   }
 
-  /** Flushes the flow caches when the MAC table changed an answer they may hold. */
+  /**
+   * When the MAC table changed: removes the megaflows that read a changed entry (xlate-normal.ts tags),
+   * or flushes the caches when more changed than the table's log holds.
+   */
   private syncMacs(): void {
-    if (this.macs.generation === this.macGeneration) return;
-    this.macGeneration = this.macs.generation;
-    this.cache.flush();
+    const macs = this.macs;
+    if (macs.generation === this.macGeneration) return;
+    this.macGeneration = macs.generation;
+    if (macs.overflow) this.cache.flush();
+    else this.cache.invalidate(macs.changes, macs.changeCount);
+    macs.clearChanges();
   }
 
   /** Flow key, cache lookup, actions: p is done when this returns. */
@@ -384,7 +391,7 @@ export class Switch {
     let shape: number;
     let hash: number;
     let mf: Megaflow;
-    if (this.snap.valid && cache.flushes === this.prevFlushes && !cache.emcBypass && this.snap.matches(p)) {
+    if (this.snap.valid && cache.epoch === this.prevEpoch && !cache.emcBypass && this.snap.matches(p)) {
       k = this.prev;
       shape = this.prevShape;
       hash = this.prevHash;
@@ -404,7 +411,7 @@ export class Switch {
       else this.snap.valid = false;
       this.prevShape = shape;
       this.prevHash = hash;
-      this.prevFlushes = cache.flushes;
+      this.prevEpoch = cache.epoch;
       this.prevFlow = mf;
       // The next packet's key goes in the other buffer; this one stays for the comparison.
       this.key = this.prev;

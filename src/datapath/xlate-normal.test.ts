@@ -12,6 +12,7 @@ import { fromVtep, udpFrame, VTEPS, vtepSwitch } from '../../test/harness/vtep-s
 import { formatActions } from '../flow/ofctl-format.ts';
 import { Batch } from '../packet/batch.ts';
 import { Pool } from '../packet/pool.ts';
+import { MAX_CHANGES } from './mac-learning.ts';
 import type { Switch } from './switch.ts';
 
 const AGING = 1000;
@@ -223,4 +224,53 @@ test('a hit not yet pushed when another MAC change flushes the caches still keep
     ['g2'],
   );
   assert.equal(sw.macs.aged, 1);
+});
+
+test('a new MAC re-translates only the flows that looked it up; past the change log, a flush', () => {
+  const { sw, out, send } = rig(false);
+  send(1, inner(MACS[1]!, MACS[0]!, 1), 1); // MAC 0 on g1 (MAC 1 unknown: flooded)
+  send(2, inner(MACS[0]!, MACS[1]!, 1), 2); // MAC 1 on g2
+  send(1, inner(MACS[1]!, MACS[0]!, 1), 3); // g1 → g2, resolved
+  send(2, inner(MACS[0]!, MACS[1]!, 1), 4); // g2 → g1, resolved
+  send(1, inner(MACS[2]!, MACS[0]!, 2), 5); // g1 → MAC 2, unknown: NORMAL per packet (floods)
+  const megaflows = [...sw.cache.dumpMegaflows()];
+  const toG2 = megaflows.find((m) => formatActions(m.actions) === 'output:2')!;
+  const toG1 = megaflows.find((m) => formatActions(m.actions) === 'output:1')!;
+  assert.ok(toG2 && toG1, megaflows.map((m) => formatActions(m.actions)).join('\n'));
+  const { flushes, upcalls } = sw.cache;
+  // MAC 2 appears on g3: the flow that flooded towards it is re-translated; g1 ↔ g2 keep their megaflows.
+  send(3, inner(MACS[0]!, MACS[2]!, 3), 6);
+  send(1, inner(MACS[2]!, MACS[0]!, 2), 7);
+  assert.equal(sw.cache.flushes, flushes);
+  assert.ok(sw.cache.invalidated >= 1);
+  assert.ok(toG2.installed && toG1.installed, 'unrelated megaflows kept');
+  out.length = 0;
+  const before = sw.cache.upcalls;
+  send(1, inner(MACS[1]!, MACS[0]!, 1), 8);
+  send(2, inner(MACS[0]!, MACS[1]!, 1), 9);
+  assert.equal(sw.cache.upcalls, before, 'g1 ↔ g2 answered from the megaflows');
+  assert.deepEqual(
+    out.map((l) => l.split(' ')[0]),
+    ['g2', 'g1'],
+  );
+  // g1 → MAC 2 now goes to g3 alone, from a megaflow that names it.
+  out.length = 0;
+  send(1, inner(MACS[2]!, MACS[0]!, 2), 10);
+  assert.deepEqual(
+    out.map((l) => l.split(' ')[0]),
+    ['g3'],
+  );
+  assert.ok(
+    [...sw.cache.dumpMegaflows()].some((m) => formatActions(m.actions) === 'output:3'),
+    'resolved at translation',
+  );
+  assert.ok(sw.cache.upcalls - upcalls <= 4, `${sw.cache.upcalls - upcalls} upcalls`);
+  // More changes between two packets than the log holds: the caches are flushed whole.
+  const mac = new Uint8Array(6);
+  for (let i = 0; i <= MAX_CHANGES; i++) {
+    mac.set([2, 0xee, 0, 0, i >> 8, i & 0xff]);
+    sw.macs.learn(42, mac, 0, 3, 0, null, 11);
+  }
+  send(1, inner(MACS[1]!, MACS[0]!, 1), 12);
+  assert.equal(sw.cache.flushes, flushes + 1);
 });

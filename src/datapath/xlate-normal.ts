@@ -12,8 +12,10 @@
 //     (FlowCache.pushStats → LearnedSource.push → MacLearning.touch), instead of a learn per packet; ages
 //     are only tested by MacLearning.expire on the tick, right after that push, so a switch with these
 //     caches forgets exactly the MACs a switch learning on every packet forgets, at the same tick
-//   invalidation: any MAC-table change (learn, move, age-out, port flush) bumps MacLearning.generation
-//     and the switch flushes its caches (Switch.admit / tick), as OVS revalidates on them
+//   invalidation: a megaflow is tagged with the entries it read (the destination's, and the source's
+//     when its hits stand for learning it); a MAC-table change (learn, move, age-out, port flush) logs
+//     the entry's tag and the switch removes the megaflows carrying it (Switch.admit / tick,
+//     FlowCache.invalidate), as OVS revalidates on them; past MacLearning's log size, all are flushed
 //
 // Everything else (broadcast, multicast, unknown destination, the drop cases with their named counters)
 // stays output:NORMAL, run per packet by normal.ts with its own learning and lookup; it needs no mask bits
@@ -35,7 +37,7 @@ import {
 import type { Translation, XlateCacheEntry } from '../flow/xlate.ts';
 import type { Packet } from '../packet/packet.ts';
 import { setU16, setU32, u32 } from '../wire/bytes.ts';
-import type { MacLearning } from './mac-learning.ts';
+import { type MacLearning, macTag } from './mac-learning.ts';
 import { sendTo } from './output.ts';
 import { KIND_TUNNEL } from './port.ts';
 import type { Switch } from './switch.ts';
@@ -103,14 +105,21 @@ export function xlateNormal(sw: Switch, k: FlowKey, wc: Uint32Array, out: Transl
     sw.macs.learn(domain, macs12, 6, inPort.no, version, fromTunnel ? tunSrc : null, sw.now);
     learned = new LearnedSource(sw.macs, domain, srcHi, srcLo, inPort.no);
   }
-  const e = (dstHi & 0x0100) === 0 ? sw.macs.lookup(domain, macs12, 0) : -1;
+  const unicast = (dstHi & 0x0100) === 0;
+  const e = unicast ? sw.macs.lookup(domain, macs12, 0) : -1;
+  // The answer read the destination's entry (or its absence): a change to it removes this megaflow.
+  if (unicast) out.tags.push(macTag(domain, dstHi, dstLo));
   const out1 = e >= 0 ? sw.portOf(sw.macs.portOf(e)) : undefined;
   // Unknown, multicast, or one of normal.ts's drops (same port, split horizon, port gone): per packet.
   if (!out1 || (out1.no === inPort.no && !fromTunnel) || (fromTunnel && out1.kind === KIND_TUNNEL)) {
     out.actions.push(NORMAL);
     return;
   }
-  if (learned !== null) out.xc.push(learned);
+  if (learned !== null) {
+    out.xc.push(learned);
+    // Its hits stand for learning the source: if the entry moves or ages out, the next packet must learn.
+    out.tags.push(macTag(domain, srcHi, srcLo));
+  }
   let dstWord = -1;
   const dst: number[] = [];
   if (out1.kind === KIND_TUNNEL && sw.macs.remoteVersionOf(e) !== 0) {

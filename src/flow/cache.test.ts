@@ -334,3 +334,53 @@ test('EMC bypass: a thrashing EMC is probed 1 in EMC_SAMPLE; probing resumes whe
   distinct(fixed, EMC_WINDOW * 2, 0);
   assert.deepEqual([fixed.emcBypass, fixed.emcSkipped, fixed.emcBypasses], [false, 0, 0]);
 });
+
+test('invalidate(tags): removes exactly the megaflows carrying a tag, pushes their stats, empties the EMC', () => {
+  const tables = new FlowTables();
+  tables.apply('add', parseFlow('priority=0,actions=NORMAL'), 0);
+  const pushed: number[] = [];
+  // A NORMAL hook that tags each translation with its in_port and eth_src's low word (consulting both)
+  // and keeps a side-state entry whose push is recorded.
+  const cache = new FlowCache(tables, {
+    emcInsertInvProb: 1,
+    normal: (k, wc, out) => {
+      wc[F('in_port').word] = 0xffffffff;
+      wc[F('eth_src').word + 1] = 0xffffffff;
+      out.actions.push({ kind: 'output', port: 1, portName: '', maxLen: 0, trunc: false });
+      out.tags.push(100 + k[F('in_port').word]!, 200 + k[F('eth_src').word + 1]!);
+      const src = k[F('eth_src').word + 1]!;
+      out.xc.push({ push: (used) => pushed.push(src * 1000 + used) });
+    },
+  });
+  const keyOf = (port: number, src: number) => {
+    const k = newKey();
+    setField(k, F('in_port'), BigInt(port));
+    setField(k, F('eth_src'), BigInt(src));
+    return k;
+  };
+  const keys = [keyOf(1, 1), keyOf(1, 2), keyOf(2, 3), keyOf(3, 4)];
+  for (const k of keys) cache.lookup(k, hashKey(k), 60, 7);
+  cache.lookup(keys[0]!, hashKey(keys[0]!), 60, 8); // a hit after install: stats to push
+  assert.equal(cache.megaflowCount, 4);
+  const epoch = cache.epoch;
+  cache.invalidate([101, 204, 999], 3); // in_port 1 (two megaflows), eth_src 4 (one), an unknown tag
+  assert.equal(cache.megaflowCount, 1);
+  assert.deepEqual([cache.invalidated, cache.invalidations, cache.flushes], [3, 1, 0]);
+  assert.ok(cache.epoch > epoch);
+  // Each removed megaflow pushed its last use (eth_src × 1000 + time); the kept one (eth_src 3) did not.
+  assert.deepEqual(pushed.sort(), [1008, 2007, 4007]);
+  const left = [...cache.dumpMegaflows()];
+  assert.equal(left.length, 1);
+  assert.equal(left[0]!.tags.join(), '102,203');
+  // The kept one still answers from the megaflow cache (the EMC was emptied); the others upcall again.
+  cache.lookup(keys[2]!, hashKey(keys[2]!), 60, 9);
+  assert.equal(cache.level, LEVEL_MEGAFLOW);
+  cache.lookup(keys[0]!, hashKey(keys[0]!), 60, 9);
+  assert.equal(cache.level, LEVEL_UPCALL);
+  // A megaflow removed through one tag is skipped when its other tag is invalidated later.
+  cache.invalidate([201], 1);
+  assert.equal(cache.invalidated, 4, 'keys[0] re-installed, removed again by its eth_src tag');
+  cache.invalidate([101], 1);
+  assert.equal(cache.invalidated, 4);
+  assert.equal(cache.megaflowCount, 1);
+});

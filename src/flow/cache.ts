@@ -12,117 +12,22 @@
 // EMC inserts are probabilistic (OVS emc-insert-inv-prob, default 1 in 100) because inserting every miss
 // thrashes the EMC when there are many flows. Any table change bumps FlowTables.generation; the next
 // lookup sees it and flushes both caches (OVS revalidates selectively; a flush is simpler and correct).
+// Side state a translation read (a MAC-table entry, for NORMAL) tags its megaflow; a change to that
+// state removes only the megaflows with its tag (invalidate), so learning one MAC re-translates the
+// flows that looked it up and no others.
 // Steady-state hits allocate nothing: keys live in one Uint32Array, results are object references.
-import { ActionProgram } from './action-program.ts';
-import type { Action } from './actions.ts';
-import { addSubtable, findSubtable } from './classifier.ts';
+import { addSubtable, findSubtable, removeSubtable } from './classifier.ts';
 import { type FlowKey, hashMasked, KEY_WORDS, keyEquals } from './key.ts';
 import { SHAPE_ALL, sameInShape } from './key-shape.ts';
-import type { FlowEntry, FlowTables } from './table.ts';
-import {
-  type NormalHook,
-  newTranslation,
-  type Translation,
-  translate,
-  type XlateCacheEntry,
-} from './xlate.ts';
+import { Megaflow, MegaSubtable, matchesMasked, nonZeroWords } from './megaflow.ts';
+import type { FlowTables } from './table.ts';
+import { type NormalHook, newTranslation, translate } from './xlate.ts';
 
 export const LEVEL_EMC = 1;
 export const LEVEL_MEGAFLOW = 2;
 export const LEVEL_UPCALL = 3;
 export const LEVEL_NAMES = ['none', 'emc', 'megaflow', 'upcall'] as const;
-
-/**
- * A cached translation: packets whose key & mask equals `value` on the mask's non-zero words get
- * `actions`. `value[j]` is word `words[j]` (OVS keeps a miniflow the same way): a megaflow that pins
- * one word stores 4 bytes, not 304, and a small typed array lives on V8's heap (≤ 64 bytes), so an
- * upcall allocates no off-heap memory.
- */
-export class Megaflow {
-  readonly value: Uint32Array;
-  readonly mask: Uint32Array;
-  readonly words: Int32Array;
-  readonly actions: Action[];
-  /** `actions` compiled for the data path (action-program.ts). */
-  readonly program: ActionProgram;
-  /** The OpenFlow entries the translation matched, credited with packets/bytes on every hit. */
-  readonly rules: FlowEntry[];
-  /** Translation trace (tables visited), for `nvo trace`. */
-  readonly path: { table: number; entry: FlowEntry | null }[];
-  readonly error: string;
-  /** Side state to refresh while the megaflow is used (learned MACs), pushed by FlowCache.pushStats. */
-  readonly xc: XlateCacheEntry[];
-  hits = 0;
-  /** Time (ms) of the last hit, and of the last one pushed to `xc`. */
-  used = 0;
-  pushed = -1;
-  installed = false;
-
-  /** `mask` and `words` (its non-zero words) are kept, not copied: an installed megaflow shares its subtable's. */
-  constructor(k: FlowKey, mask: Uint32Array, words: Int32Array, t: Translation) {
-    this.mask = mask;
-    this.words = words;
-    this.value = new Uint32Array(words.length);
-    for (let j = 0; j < words.length; j++) this.value[j] = (k[words[j]!]! & mask[words[j]!]!) >>> 0;
-    this.actions = t.actions.slice();
-    this.program = programOf(t);
-    this.rules = t.rules.slice();
-    this.path = t.path.slice();
-    this.error = t.error;
-    this.xc = t.xc.length === 0 ? NO_XC : t.xc.slice();
-  }
-}
-
-/**
- * A translation's compiled actions. When they are exactly one rule's action list (the usual upcall: one
- * flow matched, no goto_table or resubmit), the program compiled for that list is reused (an
- * ActionProgram is immutable): upcalls for many flows through one rule compile it once, not per flow.
- * Valid while the rule keeps that list (a FLOW_MOD modify gives it a new one).
- */
-function programOf(t: Translation): ActionProgram {
-  if (t.rules.length !== 1) return new ActionProgram(t.actions);
-  const rule = t.rules[0]!;
-  const ra = rule.actions;
-  if (ra.length !== t.actions.length) return new ActionProgram(t.actions);
-  for (let i = 0; i < ra.length; i++) if (ra[i] !== t.actions[i]) return new ActionProgram(t.actions);
-  if (rule.program === null || rule.programFor !== ra) {
-    rule.program = new ActionProgram(ra);
-    rule.programFor = ra;
-  }
-  return rule.program;
-}
-
-/** k & mf.mask == mf.value on the megaflow's words. */
-function matchesMasked(k: FlowKey, mf: Megaflow): boolean {
-  const words = mf.words;
-  const mask = mf.mask;
-  const v = mf.value;
-  for (let i = 0; i < words.length; i++) {
-    const w = words[i]!;
-    if ((k[w]! & mask[w]!) >>> 0 !== v[i]) return false;
-  }
-  return true;
-}
-
-/** The `xc` of every megaflow without side state (most): one shared empty list, not one per upcall. */
-const NO_XC: XlateCacheEntry[] = [];
-
-function nonZeroWords(mask: Uint32Array): Int32Array {
-  const w: number[] = [];
-  for (let i = 0; i < KEY_WORDS; i++) if (mask[i] !== 0) w.push(i);
-  return Int32Array.from(w);
-}
-
-class MegaSubtable {
-  readonly mask: Uint32Array;
-  readonly words: Int32Array;
-  readonly buckets = new Map<number, Megaflow[]>();
-  hits = 0;
-  constructor(mask: Uint32Array) {
-    this.mask = mask;
-    this.words = nonZeroWords(mask);
-  }
-}
+export { Megaflow };
 
 export interface CacheConfig {
   /** EMC entries, a power of two. Default 8192 (OVS EM_FLOW_HASH_ENTRIES). 0 disables the EMC. */
@@ -217,6 +122,16 @@ export class FlowCache {
   /** Upcalls whose megaflow was not installed because the cache was full. */
   megaflowFull = 0;
   flushes = 0;
+  /** Megaflows removed by `invalidate` (tagged side state changed), and the calls that removed any. */
+  invalidated = 0;
+  invalidations = 0;
+  /**
+   * Moves whenever a cached answer may have gone (a flush or an invalidation): a caller that kept one
+   * (Switch.admit's previous-packet answer) compares this, not `flushes`.
+   */
+  epoch = 0;
+  /** Tag → installed megaflows carrying it (Translation.tags); removed megaflows are skipped lazily. */
+  private readonly byTag = new Map<number, Megaflow[]>();
 
   constructor(tables: FlowTables, cfg: CacheConfig = {}) {
     this.tables = tables;
@@ -252,9 +167,14 @@ export class FlowCache {
     this.subtables = [];
     this.byMask.clear();
     this.lastSubtable = null;
-    this.lastHit = null;
-    this.lastFirst = null;
     this.megaflows = 0;
+    this.byTag.clear();
+    this.clearEmc();
+    this.flushes++;
+  }
+
+  /** Empties the EMC and moves `epoch`: every answer kept outside the megaflow cache is void. */
+  private clearEmc(): void {
     // Bumping the generation invalidates every EMC slot at once; clear the references on wrap.
     // 23 bits, so (generation << 8) | shape stays a positive int32. On wrap (after 8M flushes) every slot is
     // emptied: generation 0 is never current.
@@ -263,7 +183,48 @@ export class FlowCache {
       this.emcFlow.fill(null);
       this.emcTag.fill(0);
     }
-    this.flushes++;
+    this.lastHit = null;
+    this.lastFirst = null;
+    this.epoch++;
+  }
+
+  /**
+   * Removes the installed megaflows that carry any of tags[0, n) (their side state changed) and keeps
+   * every other one: a MAC learned, moved or aged re-translates the flows that looked it up, not all of
+   * them. The EMC is emptied (it refills from the megaflows, 1 insert in emcInsertInvProb hits) rather
+   * than searched for the removed ones' slots. A megaflow installed by the upcall that made the change
+   * (learning its own source) goes too and is installed again by the next packet: one more upcall.
+   */
+  invalidate(tags: ArrayLike<number>, n: number): void {
+    let removed = 0;
+    for (let i = 0; i < n; i++) {
+      const list = this.byTag.get(tags[i]!);
+      if (list === undefined) continue;
+      this.byTag.delete(tags[i]!);
+      for (const mf of list) if (mf.installed) removed += this.remove(mf);
+    }
+    if (removed === 0) return;
+    this.invalidated += removed;
+    this.invalidations++;
+    this.clearEmc();
+  }
+
+  /** Takes one installed megaflow out of its subtable (its pending stats pushed first); returns 1. */
+  private remove(mf: Megaflow): number {
+    pushOne(mf);
+    const st = mf.subtable!;
+    const b = st.buckets.get(mf.bucket)!;
+    b.splice(b.indexOf(mf), 1);
+    if (b.length === 0) st.buckets.delete(mf.bucket);
+    if (st.buckets.size === 0) {
+      this.subtables.splice(this.subtables.indexOf(st), 1);
+      removeSubtable(this.byMask, st);
+      if (this.lastSubtable === st) this.lastSubtable = null;
+    }
+    mf.installed = false;
+    mf.subtable = null;
+    this.megaflows--;
+    return 1;
   }
 
   /**
@@ -465,6 +426,13 @@ export class FlowCache {
     if (!b) st.buckets.set(h, (b = []));
     b.push(mf);
     mf.installed = true;
+    mf.subtable = st;
+    mf.bucket = h;
+    for (const tag of mf.tags) {
+      const list = this.byTag.get(tag);
+      if (list === undefined) this.byTag.set(tag, [mf]);
+      else list.push(mf);
+    }
     this.megaflows++;
     this.megaflowInstalls++;
     return mf;
@@ -476,13 +444,7 @@ export class FlowCache {
    * does no learning. Timer path (Switch.tick), once per megaflow that was used since the last push.
    */
   pushStats(): void {
-    for (const st of this.subtables)
-      for (const b of st.buckets.values())
-        for (const mf of b) {
-          if (mf.xc.length === 0 || mf.used === mf.pushed || mf.hits === 0) continue;
-          mf.pushed = mf.used;
-          for (const x of mf.xc) x.push(mf.used);
-        }
+    for (const st of this.subtables) for (const b of st.buckets.values()) for (const mf of b) pushOne(mf);
   }
 
   /** Number of megaflow subtables (distinct masks). */
@@ -494,4 +456,11 @@ export class FlowCache {
   *dumpMegaflows(): IterableIterator<Megaflow> {
     for (const st of this.subtables) for (const b of st.buckets.values()) yield* b;
   }
+}
+
+/** Pushes mf's last use to its xlate-cache entries, if it was used since the last push. */
+function pushOne(mf: Megaflow): void {
+  if (mf.xc.length === 0 || mf.used === mf.pushed || mf.hits === 0) return;
+  mf.pushed = mf.used;
+  for (const x of mf.xc) x.push(mf.used);
 }

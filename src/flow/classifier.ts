@@ -64,7 +64,7 @@ function removeSubtable<S extends { mask: Uint32Array }>(m: Map<number, S[]>, st
   if (list.length === 0) m.delete(h);
 }
 
-export { addSubtable, findSubtable };
+export { addSubtable, findSubtable, removeSubtable };
 
 export class Classifier<R extends Rule> {
   private subtables: Subtable<R>[] = [];

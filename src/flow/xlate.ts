@@ -29,11 +29,17 @@ export interface Translation {
   /**
    * Resolves output:NORMAL against the switch's MAC table (the datapath installs it; null = NORMAL stays
    * an action run per packet). It pushes the actions that replace NORMAL onto `out.actions`, sets in
-   * `wc` every bit its answer depended on, and may add an entry to `out.xc`.
+   * `wc` every bit its answer depended on, and may add entries to `out.xc` and `out.tags`.
    */
   normal: NormalHook | null;
   /** What the megaflow's hits must refresh, pushed from `FlowCache.pushStats` (OVS xlate cache, XC_NORMAL). */
   xc: XlateCacheEntry[];
+  /**
+   * Tags of side state the answer read (a MAC-table entry, xlate-normal.ts macTag): when that state
+   * changes, FlowCache.invalidate removes the megaflows that carry its tag and nothing else (OVS's
+   * revalidators re-translate flows after a MAC-learning change; the tags of OVS ≤ 2.0 did this).
+   */
+  tags: number[];
 }
 
 export type NormalHook = (k: FlowKey, wc: Uint32Array, out: Translation) => void;
@@ -47,7 +53,7 @@ export interface XlateCacheEntry {
 const translationKey = newKey();
 
 export function newTranslation(): Translation {
-  return { actions: [], rules: [], path: [], error: '', normal: null, xc: [] };
+  return { actions: [], rules: [], path: [], error: '', normal: null, xc: [], tags: [] };
 }
 
 /**
@@ -59,6 +65,7 @@ export function translate(tables: FlowTables, k: FlowKey, wc: Uint32Array, out: 
   out.rules.length = 0;
   out.path.length = 0;
   out.xc.length = 0;
+  out.tags.length = 0;
   out.error = '';
   // The key later tables see: a module scratch (translation is synchronous and never nests), since a
   // fresh 76-word copy per upcall is an off-heap allocation.
