@@ -1,4 +1,4 @@
-// Benchmark runner: `npm run bench -- [suite…] [--filter RE] [--quick] [--rounds N] [--json FILE]`.
+// Benchmark runner: `npm run bench -- [suite…] [--filter RE] [--quick] [--rounds N] [--clock wall|thread] [--json FILE]`.
 // Suites: bench/<name>/index.ts, e.g. micro (checksum GB/s, codec parse/emit ns). Prints a table and
 // writes JSON with the machine description to bench/results/<suite>-<date>.json (or --json FILE).
 // Not part of `npm test`.
@@ -34,13 +34,14 @@ const { values, positionals } = parseArgs({
     quick: { type: 'boolean', short: 'q' },
     rounds: { type: 'string' },
     json: { type: 'string' },
+    clock: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   },
 });
 
 if (values.help) {
   console.log(
-    'usage: node bench/run.ts [suite…] [--filter RE] [--quick] [--rounds N] [--json FILE]\n' +
+    'usage: node bench/run.ts [suite…] [--filter RE] [--quick] [--rounds N] [--clock wall|thread] [--json FILE]\n' +
       `suites: ${Object.keys(SUITES).join(', ')} (default: micro)`,
   );
   process.exit(0);
@@ -55,10 +56,17 @@ for (const s of suites)
 
 const options = { ...(values.quick ? QUICK : DEFAULTS) };
 if (values.rounds) options.rounds = Math.max(1, Number(values.rounds));
+if (values.clock === 'thread' || values.clock === 'wall') options.clock = values.clock;
+else if (values.clock !== undefined) {
+  console.error(`--clock ${values.clock}: wall or thread`);
+  process.exit(2);
+}
 const filter = values.filter ? new RegExp(values.filter) : null;
 const m = machine();
 console.log(describeMachine(m));
-console.log(`rounds ${options.rounds} × ~${options.roundMs} ms after ${options.warmupMs} ms warm-up\n`);
+console.log(
+  `rounds ${options.rounds} × ~${options.roundMs} ms after ${options.warmupMs} ms warm-up, ${options.clock === 'thread' ? 'main-thread CPU time' : 'wall-clock'}\n`,
+);
 
 for (const suite of suites) {
   const all = await SUITES[suite]!();

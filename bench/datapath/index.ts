@@ -9,6 +9,7 @@
 //                                    (4096 sources, then a cache flush, so every packet is a miss; until
 //                                    2026-11-25 the flush ran once per harness call and most packets hit)
 //   datapath/100k-flows              100,000 distinct UDP flows round-robin through encap (EMC thrashes)
+//   datapath/mac-churn               1000 guests' flows through encap, a MAC learned every 1000 packets
 //
 // One op = one packet, moved in batches of 32 like a NIC burst: a pool slot taken and reset, its first
 // 128 bytes (every header; all of a 64-B frame) written, the switch, the slot freed. The payload beyond
@@ -261,6 +262,31 @@ export function benches(): Bench[] {
       const flows = Array.from({ length: 100_000 }, (_, i) => frame(64, 0xc0a80101, 1024 + (i % 60000)));
       for (let i = 60000; i < 100_000; i++) flows[i] = frame(64, 0xc0a80001 + i, 1024 + (i % 60000));
       return feeder(h.sw, 1, flows);
+    }),
+  );
+  all.push(
+    lazy('datapath/mac-churn', () => {
+      // 1000 guests (source MACs) sending through NORMAL to a known VTEP's MAC: 1000 megaflows. A MAC
+      // learned elsewhere every 1000 packets (a VM starting) re-translates only the flows that read it
+      // (none of these); flushing the caches on every MAC change made each such change 1000 upcalls.
+      const [h] = memoryPair({ encap: 'vxlan', vni: 42 });
+      h.sw.port('eth0')!.sink = sink;
+      h.sw.macs.learn(42, B_MAC, 0, 10, 4, new Uint8Array([10, 0, 0, 2]), 0);
+      const flows = Array.from({ length: 1000 }, (_, i) => {
+        const f = frame(64, 0xc0a80101 + i, 1024);
+        f[10] = i >> 8;
+        f[11] = i;
+        return f;
+      });
+      const mac = new Uint8Array([2, 0xdd, 0, 0, 0, 0]);
+      let n = 0;
+      return feeder(h.sw, 1, flows, () => {
+        n++;
+        mac[3] = n >> 16;
+        mac[4] = n >> 8;
+        mac[5] = n;
+        h.sw.macs.learn(42, mac, 0, 10, 4, new Uint8Array([10, 0, 0, 3]), 0);
+      });
     }),
   );
   return all;
