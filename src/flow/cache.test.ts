@@ -383,4 +383,13 @@ test('invalidate(tags): removes exactly the megaflows carrying a tag, pushes the
   cache.invalidate([101], 1);
   assert.equal(cache.invalidated, 4);
   assert.equal(cache.megaflowCount, 1);
+  // A MAC that flaps: the same flow removed through one tag and installed again, 1000 times. The index
+  // holds each installed megaflow once per tag, however often it came and went.
+  for (let i = 0; i < 1000; i++) {
+    cache.lookup(keys[1]!, hashKey(keys[1]!), 60, 10 + i);
+    cache.invalidate([101], 1);
+  }
+  cache.lookup(keys[1]!, hashKey(keys[1]!), 60, 2000);
+  assert.equal(cache.megaflowCount, 2);
+  assert.equal(cache.taggedEntries, 4);
 });

@@ -130,8 +130,15 @@ export class FlowCache {
    * (Switch.admit's previous-packet answer) compares this, not `flushes`.
    */
   epoch = 0;
-  /** Tag → installed megaflows carrying it (Translation.tags); removed megaflows are skipped lazily. */
+  /** Tag → installed megaflows carrying it (Translation.tags). */
   private readonly byTag = new Map<number, Megaflow[]>();
+
+  /** Entries in the tag index (each installed megaflow once per tag): bounded by the megaflows. */
+  get taggedEntries(): number {
+    let n = 0;
+    for (const list of this.byTag.values()) n += list.length;
+    return n;
+  }
 
   constructor(tables: FlowTables, cfg: CacheConfig = {}) {
     this.tables = tables;
@@ -201,6 +208,7 @@ export class FlowCache {
       const list = this.byTag.get(tags[i]!);
       if (list === undefined) continue;
       this.byTag.delete(tags[i]!);
+      // A megaflow that carries one tag twice (source and destination the same MAC) is listed twice.
       for (const mf of list) if (mf.installed) removed += this.remove(mf);
     }
     if (removed === 0) return;
@@ -212,6 +220,17 @@ export class FlowCache {
   /** Takes one installed megaflow out of its subtable (its pending stats pushed first); returns 1. */
   private remove(mf: Megaflow): number {
     pushOne(mf);
+    // Out of its other tags' lists too (the one being invalidated is gone already): a megaflow
+    // re-installed every time one of its MACs flaps would otherwise pile up in the other's list.
+    for (const tag of mf.tags) {
+      const list = this.byTag.get(tag);
+      if (list === undefined) continue;
+      const at = list.indexOf(mf);
+      if (at < 0) continue;
+      list[at] = list[list.length - 1]!;
+      list.pop();
+      if (list.length === 0) this.byTag.delete(tag);
+    }
     const st = mf.subtable!;
     const b = st.buckets.get(mf.bucket)!;
     b.splice(b.indexOf(mf), 1);
