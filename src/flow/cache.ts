@@ -280,7 +280,8 @@ export class FlowCache {
     this.revalidate();
     let mf: Megaflow | null = null;
     if (this.emcSize !== 0) {
-      if (!this.emcBypass || (++this.bypassTick & (EMC_SAMPLE - 1)) === 0) {
+      // The sample counter wraps at EMC_SAMPLE (a counter left to grow leaves the Smi range in minutes).
+      if (!this.emcBypass || (this.bypassTick = (this.bypassTick + 1) & (EMC_SAMPLE - 1)) === 0) {
         mf = this.emcLookup(k, hash, shape);
         if (mf !== null) this.windowHits++;
         if (++this.windowProbes === this.emcWindow) this.judgeEmc();
