@@ -135,10 +135,10 @@ export class Switch {
   /**
    * While `snap.valid`, the last extracted packet was an EMC hit with key `prev` (of shape prevShape,
    * hash prevHash, megaflow prevFlow) and `snap` holds its headers (frame-snap.ts). With no flush or
-   * invalidation since (prevEpoch) and the EMC not bypassed, a packet the snapshot matches has that key and is an EMC hit
-   * on the same entry (a hit changes no slot): answered without extraction, hashing or probing, and
-   * counted as the EMC hit it is. The snapshot is taken when an EMC hit's hash repeats the last
-   * extracted packet's (the second packet of a flow in a row), so interleaved flows don't pay for it.
+   * invalidation since (prevEpoch) and the EMC not bypassed, a packet the snapshot matches has that key
+   * and is an EMC hit on the same entry (a hit changes no slot): answered without extraction, hashing
+   * or probing, and counted as the EMC hit it is. The snapshot is taken when an EMC hit's hash repeats
+   * the last extracted packet's (the second packet of a flow in a row), so interleaved flows don't pay.
    */
   private readonly snap = new FrameSnap();
   private prevShape = 0;
