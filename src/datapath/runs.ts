@@ -7,8 +7,8 @@
 // lookup, counters (one add of n packets and bytes), the tunnel's encapsulation (encap-routes.ts),
 // leaving per packet only the template copy or the staging. Any other packet closes the run and is
 // executed at once, so outputs leave in packet order. The run also closes before anything that could
-// make its answer differ from a packet-by-packet one: a cache flush (MAC-table or flow-table change,
-// which also pushes stats), a non-tunnel underlay packet (ARP may change a next hop), the end of
+// make its answer differ from a packet-by-packet one: a cache revalidation (MAC-table or flow-table
+// change, which may remove megaflows and push their stats), a non-tunnel underlay packet (ARP may change a next hop), the end of
 // the burst (receive, receiveUnderlay), a full run.
 
 import type { Op } from '../flow/action-program.ts';

@@ -10,58 +10,38 @@
 //          exactly the bits the translation consulted.
 //
 // EMC inserts are probabilistic (OVS emc-insert-inv-prob, default 1 in 100) because inserting every miss
-// thrashes the EMC when there are many flows. Any table change bumps FlowTables.generation; the next
-// lookup sees it and flushes both caches (OVS revalidates selectively; a flush is simpler and correct).
-// Side state a translation read (a MAC-table entry, for NORMAL) tags its megaflow; a change to that
-// state removes only the megaflows with its tag (invalidate), so learning one MAC re-translates the
-// flows that looked it up and no others.
+// thrashes the EMC when there are many flows.
+//
+// Revalidation, selective as OVS's revalidators (which re-translate every datapath flow): a megaflow
+// carries tags of what its translation depended on, each flow entry it matched and each MAC-table
+// entry NORMAL read. A table change (FlowTables.changesSince, seen on the next lookup) removes the
+// megaflows tagged with an entry that went or got new actions, and those an added entry reaches (its
+// table was looked up, it would outrank the entry that matched, its match overlaps the megaflow's);
+// a MAC-table change removes the megaflows tagged with that MAC (invalidate). The rest keep answering.
+// Past the change log or the revalidation budget, both caches are flushed.
 // Steady-state hits allocate nothing: keys live in one Uint32Array, results are object references.
+
+import { type CacheConfig, EMC_MIN_HIT_INV, EMC_SAMPLE, EMC_WINDOW } from './cache-config.ts';
 import { addSubtable, findSubtable, removeSubtable } from './classifier.ts';
 import { type FlowKey, hashMasked, KEY_WORDS, keyEquals } from './key.ts';
 import { SHAPE_ALL, sameInShape } from './key-shape.ts';
-import { Megaflow, MegaSubtable, matchesMasked, nonZeroWords } from './megaflow.ts';
+import {
+  Megaflow,
+  MegaSubtable,
+  matchesMasked,
+  nonZeroWords,
+  REVALIDATE_BUDGET,
+  reaches,
+} from './megaflow.ts';
 import type { FlowTables } from './table.ts';
-import { type NormalHook, newTranslation, translate } from './xlate.ts';
+import { TagIndex } from './tag-index.ts';
+import { newTranslation, translate } from './xlate.ts';
 
 export const LEVEL_EMC = 1;
 export const LEVEL_MEGAFLOW = 2;
 export const LEVEL_UPCALL = 3;
 export const LEVEL_NAMES = ['none', 'emc', 'megaflow', 'upcall'] as const;
-export { Megaflow };
-
-export interface CacheConfig {
-  /** EMC entries, a power of two. Default 8192 (OVS EM_FLOW_HASH_ENTRIES). 0 disables the EMC. */
-  emcEntries?: number;
-  /** Insert into the EMC with probability 1/N on a megaflow hit or upcall. 1 = always, 0 = never. Default 100. */
-  emcInsertInvProb?: number;
-  /** Megaflows kept before new ones are used once and not installed. Default 65536. */
-  megaflowMax?: number;
-  /** Seed of the insertion PRNG (tests). */
-  seed?: number;
-  /**
-   * Probe the EMC for only 1 packet in EMC_SAMPLE while its hit rate is below 1/EMC_MIN_HIT_INV
-   * (FlowCache.judgeEmc). Default true; false probes every packet (tests comparing levels).
-   */
-  emcAutoBypass?: boolean;
-  /** Probes per bypass verdict. Default EMC_WINDOW (tests use small windows to see the state change). */
-  emcWindow?: number;
-  /** Resolves output:NORMAL at translation (xlate.ts NormalHook); without it NORMAL runs per packet. */
-  normal?: NormalHook;
-}
-
-/**
- * EMC bypass (FlowCache.classify). The EMC is judged every EMC_WINDOW probes: below one hit in
- * EMC_MIN_HIT_INV it is thrashing, and a probe is a miss in a 1.3 MB table (8192 slots × 152-B keys)
- * that costs more than the megaflow lookup behind it. Measured on the 100k-flow bench (7 % EMC hits at
- * the default 1/100 insertion): 188 ns a packet with the EMC probed, 160 ns with it off. While bypassed,
- * one packet in EMC_SAMPLE still probes (and misses keep inserting at 1/N), so the window goes on
- * measuring the rate the EMC would have, and full probing resumes once it reaches the bar again: a few
- * hundred thousand packets after the flows narrow (4096 samples × 16). OVS leaves this to the operator
- * (other_config:emc-insert-inv-prob=0, "for a large number of flows"); here it follows the traffic.
- */
-export const EMC_WINDOW = 4096;
-export const EMC_MIN_HIT_INV = 8;
-export const EMC_SAMPLE = 16;
+export { type CacheConfig, EMC_MIN_HIT_INV, EMC_SAMPLE, EMC_WINDOW, Megaflow };
 
 export class FlowCache {
   readonly tables: FlowTables;
@@ -130,14 +110,12 @@ export class FlowCache {
    * (Switch.admit's previous-packet answer) compares this, not `flushes`.
    */
   epoch = 0;
-  /** Tag → installed megaflows carrying it (Translation.tags). */
-  private readonly byTag = new Map<number, Megaflow[]>();
+  /** Installed megaflows by the tags they carry (Translation.tags). */
+  private readonly byTag = new TagIndex();
 
   /** Entries in the tag index (each installed megaflow once per tag): bounded by the megaflows. */
   get taggedEntries(): number {
-    let n = 0;
-    for (const list of this.byTag.values()) n += list.length;
-    return n;
+    return this.byTag.size;
   }
 
   constructor(tables: FlowTables, cfg: CacheConfig = {}) {
@@ -204,33 +182,25 @@ export class FlowCache {
    */
   invalidate(tags: ArrayLike<number>, n: number): void {
     let removed = 0;
-    for (let i = 0; i < n; i++) {
-      const list = this.byTag.get(tags[i]!);
-      if (list === undefined) continue;
-      this.byTag.delete(tags[i]!);
-      // A megaflow that carries one tag twice (source and destination the same MAC) is listed twice.
-      for (const mf of list) if (mf.installed) removed += this.remove(mf);
-    }
+    for (let i = 0; i < n; i++) removed += this.removeTagged(tags[i]!);
     if (removed === 0) return;
     this.invalidated += removed;
     this.invalidations++;
     this.clearEmc();
   }
 
+  /** Removes the installed megaflows carrying `tag`; returns how many. */
+  private removeTagged(tag: number): number {
+    const list = this.byTag.take(tag);
+    let removed = 0;
+    if (list !== undefined) for (const mf of list) if (mf.installed) removed += this.remove(mf);
+    return removed;
+  }
+
   /** Takes one installed megaflow out of its subtable (its pending stats pushed first); returns 1. */
   private remove(mf: Megaflow): number {
-    pushOne(mf);
-    // Out of its other tags' lists too (the one being invalidated is gone already): a megaflow
-    // re-installed every time one of its MACs flaps would otherwise pile up in the other's list.
-    for (const tag of mf.tags) {
-      const list = this.byTag.get(tag);
-      if (list === undefined) continue;
-      const at = list.indexOf(mf);
-      if (at < 0) continue;
-      list[at] = list[list.length - 1]!;
-      list.pop();
-      if (list.length === 0) this.byTag.delete(tag);
-    }
+    mf.pushStats();
+    this.byTag.remove(mf);
     const st = mf.subtable!;
     const b = st.buckets.get(mf.bucket)!;
     b.splice(b.indexOf(mf), 1);
@@ -258,17 +228,44 @@ export class FlowCache {
     return mf;
   }
 
-  /** The tables changed since the caches were filled: the next classify flushes them (and pushes stats). */
+  /** The tables changed since the caches were filled: the next classify revalidates them. */
   get stale(): boolean {
     return this.tables.generation !== this.seenGeneration;
   }
 
-  /** Flushes the caches if the tables changed since they were filled. */
+  /**
+   * Brings the caches up to the tables' changes since they were filled (FlowTables.changesSince):
+   * megaflows whose translation matched an entry that went or got new actions are removed (its tag),
+   * and so are those an added entry can reach (reaches); the rest stay, with their EMC slots unless
+   * any went. More changes than the log holds, or more added-entry × megaflow tests than
+   * REVALIDATE_BUDGET, flush instead.
+   */
   revalidate(): void {
-    if (this.tables.generation !== this.seenGeneration) {
-      this.seenGeneration = this.tables.generation;
+    const g = this.tables.generation;
+    if (g === this.seenGeneration) return;
+    const changes = this.tables.changesSince(this.seenGeneration);
+    this.seenGeneration = g;
+    let added = 0;
+    if (changes !== null) for (const c of changes) if (c.added) added++;
+    if (changes === null || added * this.megaflows > REVALIDATE_BUDGET) {
       this.flush();
+      return;
     }
+    let removed = 0;
+    for (const c of changes) if (!c.added) removed += this.removeTagged(c.entry.tag);
+    if (added > 0)
+      for (const st of this.subtables.slice())
+        for (const b of [...st.buckets.values()])
+          for (const mf of b.slice())
+            for (const c of changes)
+              if (c.added && reaches(c.entry, mf)) {
+                removed += this.remove(mf);
+                break;
+              }
+    if (removed === 0) return;
+    this.invalidated += removed;
+    this.invalidations++;
+    this.clearEmc();
   }
 
   /**
@@ -448,11 +445,7 @@ export class FlowCache {
     mf.installed = true;
     mf.subtable = st;
     mf.bucket = h;
-    for (const tag of mf.tags) {
-      const list = this.byTag.get(tag);
-      if (list === undefined) this.byTag.set(tag, [mf]);
-      else list.push(mf);
-    }
+    this.byTag.add(mf);
     this.megaflows++;
     this.megaflowInstalls++;
     return mf;
@@ -464,7 +457,7 @@ export class FlowCache {
    * does no learning. Timer path (Switch.tick), once per megaflow that was used since the last push.
    */
   pushStats(): void {
-    for (const st of this.subtables) for (const b of st.buckets.values()) for (const mf of b) pushOne(mf);
+    for (const st of this.subtables) for (const b of st.buckets.values()) for (const mf of b) mf.pushStats();
   }
 
   /** Number of megaflow subtables (distinct masks). */
@@ -476,11 +469,4 @@ export class FlowCache {
   *dumpMegaflows(): IterableIterator<Megaflow> {
     for (const st of this.subtables) for (const b of st.buckets.values()) yield* b;
   }
-}
-
-/** Pushes mf's last use to its xlate-cache entries, if it was used since the last push. */
-function pushOne(mf: Megaflow): void {
-  if (mf.xc.length === 0 || mf.used === mf.pushed || mf.hits === 0) return;
-  mf.pushed = mf.used;
-  for (const x of mf.xc) x.push(mf.used);
 }

@@ -6,7 +6,9 @@
 //   DELETE         remove every covered entry (cookie, out_port filtered); table 255 = all tables.
 //   DELETE_STRICT  remove the entry with exactly this match+priority.
 // Timeouts are in seconds (OpenFlow); time is an explicit `now` in milliseconds so tests control it.
-// Every change bumps `generation`, which the caches compare to drop stale entries.
+// Every change bumps `generation`, which the caches compare, and is logged (changesSince): the entries
+// added, and the entries removed or given new actions, so that a cache re-translates only what a
+// change can reach (FlowCache.revalidate).
 
 import type { ActionProgram } from './action-program.ts';
 import {
@@ -22,8 +24,12 @@ import { Classifier, type Rule } from './classifier.ts';
 import type { FlowKey } from './key.ts';
 import { checkPrereqs, type Match } from './match.ts';
 
+let entryTags = 0;
+
 /** One installed flow: the spec plus counters. Entries are owned by the table; callers read them. */
 export class FlowEntry implements Rule {
+  /** Its tag in the translations that matched it (Translation.tags): unique per entry made. */
+  readonly tag = (0x40000000 + ++entryTags) | 0;
   readonly match: Match;
   readonly priority: number;
   seq = 0;
@@ -95,12 +101,25 @@ export interface TablesConfig {
   maxFlowsPerTable?: number;
 }
 
+/** A change to the tables: `entry` added, or (added false) removed or given new actions, at `generation`. */
+export interface TableChange {
+  readonly generation: number;
+  readonly entry: FlowEntry;
+  readonly added: boolean;
+}
+
+/** Changes kept for changesSince; a cache that saw fewer flushes instead. */
+export const CHANGE_LOG = 256;
+
 export class FlowTables {
   readonly nTables: number;
   readonly maxFlowsPerTable: number;
   readonly tables: Classifier<FlowEntry>[];
   /** Bumped by every change that can alter a lookup result. */
   generation = 0;
+  private readonly log: TableChange[] = [];
+  /** Every change of a generation above this is in `log`. */
+  private logFloor = 0;
   /** Per-table lookup / matched counts (OFPMP_TABLE). */
   readonly lookupCount: Float64Array;
   readonly matchedCount: Float64Array;
@@ -163,15 +182,18 @@ export class FlowTables {
         }
         t.insert(e);
         this.generation++;
+        if (old) this.note(old, false);
+        this.note(e, true);
         return { error: null, removed };
       }
       case 'modify':
       case 'modify_strict':
+        this.generation++;
         for (const e of this.select(spec, cmd === 'modify_strict')) {
           e.actions = spec.actions;
           if (spec.flags & FF_RESET_COUNTS) e.packets = e.bytes = 0;
+          this.note(e, false);
         }
-        this.generation++;
         return { error: null, removed };
       case 'delete':
       case 'delete_strict':
@@ -180,6 +202,7 @@ export class FlowTables {
           removed.push(e);
         }
         if (removed.length) this.generation++;
+        for (const e of removed) this.note(e, false);
         return { error: null, removed };
       default:
         return err('BAD_COMMAND', `unknown flow_mod command ${cmd as string}`);
@@ -219,7 +242,24 @@ export class FlowTables {
     }
     for (const { entry } of out) this.tables[entry.table]!.remove(entry);
     if (out.length) this.generation++;
+    for (const { entry } of out) this.note(entry, false);
     return out;
+  }
+
+  private note(entry: FlowEntry, added: boolean): void {
+    this.log.push({ generation: this.generation, entry, added });
+    if (this.log.length > CHANGE_LOG) this.logFloor = this.log.shift()!.generation;
+  }
+
+  /**
+   * The changes made after generation g, oldest first; null when the log no longer reaches back to g
+   * (more than CHANGE_LOG changes since: the caller flushes).
+   */
+  changesSince(g: number): readonly TableChange[] | null {
+    if (g < this.logFloor) return null;
+    let i = this.log.length;
+    while (i > 0 && this.log[i - 1]!.generation > g) i--;
+    return this.log.slice(i);
   }
 
   /** One table's best entry for key k; ORs the consulted mask bits into wc. */

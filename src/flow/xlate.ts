@@ -35,9 +35,10 @@ export interface Translation {
   /** What the megaflow's hits must refresh, pushed from `FlowCache.pushStats` (OVS xlate cache, XC_NORMAL). */
   xc: XlateCacheEntry[];
   /**
-   * Tags of side state the answer read (a MAC-table entry, xlate-normal.ts macTag): when that state
-   * changes, FlowCache.invalidate removes the megaflows that carry its tag and nothing else (OVS's
-   * revalidators re-translate flows after a MAC-learning change; the tags of OVS ≤ 2.0 did this).
+   * Tags of what the answer depended on: each flow entry it matched (FlowEntry.tag) and side state it
+   * read (a MAC-table entry, xlate-normal.ts macTag). When one changes, FlowCache removes the megaflows
+   * that carry its tag and nothing else (OVS's revalidators re-translate flows after a flow-table or
+   * MAC-learning change; the tags of OVS ≤ 2.0 did this).
    */
   tags: number[];
 }
@@ -98,6 +99,8 @@ function runTable(
     out.path.push({ table, entry: e });
     if (e === null) return;
     out.rules.push(e);
+    // Removing this entry or changing its actions re-translates the megaflow (FlowCache.revalidate).
+    out.tags.push(e.tag);
     let next = -1;
     for (const a of e.actions) {
       if (st.exit) return;
