@@ -10,6 +10,7 @@
 //                                    2026-11-25 the flush ran once per harness call and most packets hit)
 //   datapath/100k-flows              100,000 distinct UDP flows round-robin through encap (EMC thrashes)
 //   datapath/mac-churn               1000 guests' flows through encap, a MAC learned every 1000 packets
+//   datapath/flowmod-churn           1000 flows' megaflows, a flow entry added every 1000 packets
 //
 // One op = one packet, moved in batches of 32 like a NIC burst: a pool slot taken and reset, its first
 // 128 bytes (every header; all of a 64-B frame) written, the switch, the slot freed. The payload beyond
@@ -286,6 +287,26 @@ export function benches(): Bench[] {
         mac[4] = n >> 8;
         mac[5] = n;
         h.sw.macs.learn(42, mac, 0, 10, 4, new Uint8Array([10, 0, 0, 3]), 0);
+      });
+    }),
+  );
+  all.push(
+    lazy('datapath/flowmod-churn', () => {
+      // 1000 flows, each its own megaflow (a rule on nw_src makes every lookup pin it), and a flow
+      // entry added every 1000 packets on traffic these flows don't carry (a controller at work):
+      // revalidation keeps their megaflows, where a flush on every table change made each add 1000
+      // upcalls.
+      const sw = switchWith(
+        ['priority=100,ip,nw_src=1.2.3.4,actions=drop', 'priority=0,ip,actions=output:2'],
+        true,
+      );
+      const flows = Array.from({ length: 1000 }, (_, i) => frame(64, 0x0b000000 + i));
+      let n = 0;
+      return feeder(sw, 1, flows, () => {
+        n++;
+        sw.addFlow(
+          parseFlow(`priority=50,tcp,tp_dst=${n & 0xffff},actions=drop`, { portByName: sw.portByName }),
+        );
       });
     }),
   );
