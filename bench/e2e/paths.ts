@@ -5,13 +5,16 @@
 // Every wire is a modelled real one (testbed.ts REAL_WIRE) unless --wire off.
 //
 //   node bench/e2e/paths.ts [--seconds 3] [--runs 3] [--only veth,kernel-vxlan,...,udp|udp:nvo-vxlan] [--wire on|off]
-//                           [--warmup S] [--own-mac on|off] [--json]
+//                           [--warmup S] [--own-mac on|off] [--pin CPU] [--json]
 //
 // Every bed first carries a ping (nvo and OVS resolve their tunnel neighbours and learn MACs on the
 // first packets). `--warmup S` then runs S seconds of the same traffic unmeasured on every path
 // (default 0): nvo's JIT compiles its datapath in the first seconds, which a 3-s run otherwise
 // partly measures. `--own-mac off`: nvo's raw underlay shares the veth's MAC (the host's IP stack
-// then routes and drops every tunnel packet nvo receives; testbed/nvo-hosts.ts ownMac).
+// then routes and drops every tunnel packet nvo receives; testbed/nvo-hosts.ts ownMac). `--pin CPU`
+// puts both nvo processes on one CPU (taskset), as a datapath gets its own core (OVS pmd-cpu-mask):
+// the second core is left to the guests' TCP, and the 64 KB a host hands the other stays in that
+// core's cache.
 //
 // Paths:
 //   veth            the guests' namespaces joined by one veth: the optimum a tunnel can approach
@@ -120,6 +123,8 @@ async function kernelVxlan(): Promise<Bed> {
 }
 
 let ownMac = true;
+/** `--pin CPU`: every nvo process (all its threads) on that CPU (taskset), '' = the scheduler's choice. */
+let pin = '';
 
 function nvo(encap: string, uso: boolean, underlay: 'raw' | 'socket' = 'raw') {
   return async (): Promise<Bed> => {
@@ -134,6 +139,8 @@ function nvo(encap: string, uso: boolean, underlay: 'raw' | 'socket' = 'raw') {
         underlay,
         ...(underlay === 'socket' ? { udp: 'native' as const } : {}),
       });
+      if (pin)
+        for (const p of hosts.procs) await promisify(execFile)('taskset', ['-a', '-pc', pin, String(p.pid!)]);
       await warm(t.hosts[0]!.guestNs!, t.hosts[1]!.guestAddr);
       return {
         ...guests(t),
@@ -271,7 +278,7 @@ async function main(): Promise<void> {
   };
   if (args.includes('--help')) {
     console.log(
-      'node bench/e2e/paths.ts [--seconds 3] [--runs 3] [--only veth,kernel-vxlan,...,udp] [--wire on|off] [--warmup S] [--own-mac on|off] [--json]',
+      'node bench/e2e/paths.ts [--seconds 3] [--runs 3] [--only veth,kernel-vxlan,...,udp] [--wire on|off] [--warmup S] [--own-mac on|off] [--pin CPU] [--json]',
     );
     console.log(
       `paths: ${PATHS.map((p) => p.path).join(', ')}; udp (64-B rates over ${UDP_PATHS.join(', ')})`,
@@ -288,6 +295,7 @@ async function main(): Promise<void> {
   const warmup = Number(opt('--warmup', '0'));
   wire = opt('--wire', 'on') === 'off' ? {} : WIRE;
   ownMac = opt('--own-mac', 'on') !== 'off';
+  pin = opt('--pin', '');
   const m = machine();
   console.log(describeMachine(m));
   console.log(
@@ -314,9 +322,16 @@ async function main(): Promise<void> {
     console.log(`underlay veth (${model}): ${keys.map((k) => `${k}=${f[k] ?? '?'}`).join(' ')}`);
   }
   console.log(
-    `one TCP flow, iperf3 ${seconds} s, median of ${runs}; warm-up ${warmup} s; nvo raw underlay MAC: ${ownMac ? 'its own' : "the veth's"}\n`,
+    `one TCP flow, iperf3 ${seconds} s, median of ${runs}; warm-up ${warmup} s; nvo raw underlay MAC: ${ownMac ? 'its own' : "the veth's"}; nvo processes on CPU ${pin || 'any'}\n`,
   );
-  const rows: { path: string; note: string; runs: number[]; median: number; cpuPerGB: number[] }[] = [];
+  const rows: {
+    path: string;
+    note: string;
+    runs: number[];
+    median: number;
+    cpuPerGB: number[];
+    retransmits: number[];
+  }[] = [];
   for (const p of PATHS) {
     if (only.length && !only.includes(p.path)) continue;
     if (p.path.startsWith('ovs') && ovsUnavailable()) {
@@ -325,6 +340,7 @@ async function main(): Promise<void> {
     }
     const xs: number[] = [];
     const cpu: number[] = [];
+    const retx: number[] = [];
     for (let i = 0; i < runs; i++) {
       try {
         const bed = await p.setup();
@@ -334,6 +350,7 @@ async function main(): Promise<void> {
           const r = await iperf(bed.a.ns, bed.b.ns, bed.b.addr, { seconds });
           const c1 = (bed.pids ?? []).reduce((a, pid) => a + cpuSeconds(pid), 0);
           xs.push(r.bitsPerSecond);
+          retx.push(r.retransmits);
           if (bed.pids) cpu.push((c1 - c0) / ((r.bitsPerSecond * r.seconds) / 8e9));
         } finally {
           await bed.close();
@@ -343,7 +360,7 @@ async function main(): Promise<void> {
       }
       process.stderr.write('.');
     }
-    rows.push({ path: p.path, note: p.note, runs: xs, median: median(xs), cpuPerGB: cpu });
+    rows.push({ path: p.path, note: p.note, runs: xs, median: median(xs), cpuPerGB: cpu, retransmits: retx });
     process.stderr.write(` ${p.path}\n`);
   }
   const udpRows: { path: string; ab: number[]; ba: number[] }[] = [];
@@ -380,12 +397,18 @@ async function main(): Promise<void> {
     // CPU s/GB: user+system seconds of both nvo processes per GB delivered (median); the kernel's
     // softirq work lands on whichever process is running, so this is a load-independent efficiency
     // figure for nvo's paths, not comparable with the kernel paths (which have no process to charge).
-    console.log('path             Gbit/s (median)  min..max        vs kernel VXLAN  CPU s/GB  note');
+    // retx: TCP retransmits per run. On this bed they are spurious (the receiver D-SACKs them) for
+    // kernel VXLAN and nvo alike: reordering, not loss. nvo's 48s are one 64 KB guest TSO frame that
+    // overtook another before nvo saw it (captured on the host end of the guest's veth: netif_rx's
+    // per-CPU backlog when the sending side changes CPU); see testbed/README.md.
+    console.log(
+      'path             Gbit/s (median)  min..max        vs kernel VXLAN  CPU s/GB  retx        note',
+    );
     for (const r of rows) {
       const range = r.runs.length ? `${g(Math.min(...r.runs))}..${g(Math.max(...r.runs))}` : '-';
       const cpu = r.cpuPerGB.length ? median(r.cpuPerGB).toFixed(2) : '-';
       console.log(
-        `${r.path.padEnd(16)} ${g(r.median).padStart(15)}  ${range.padEnd(14)}  ${(ref ? `${(r.median / ref).toFixed(2)}×` : '-').padStart(15)}  ${cpu.padStart(8)}  ${r.note}`,
+        `${r.path.padEnd(16)} ${g(r.median).padStart(15)}  ${range.padEnd(14)}  ${(ref ? `${(r.median / ref).toFixed(2)}×` : '-').padStart(15)}  ${cpu.padStart(8)}  ${r.retransmits.join('/').padEnd(10)}  ${r.note}`,
       );
     }
   }

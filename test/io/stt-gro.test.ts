@@ -13,11 +13,10 @@ import { IN_PLACE, SttSegmenter } from '../../src/offload/stt-segment.ts';
 import { Batch } from '../../src/packet/batch.ts';
 import { CSUM_VALID, NEEDS_CSUM } from '../../src/packet/packet.ts';
 import { Pool, SUPER_SLOT } from '../../src/packet/pool.ts';
-import { netnsPath, setOffloads } from '../../testbed/netns.ts';
+import { ip, netnsPath, setOffloads } from '../../testbed/netns.ts';
 import { REAL_WIRE } from '../../testbed/testbed.ts';
 import { load, sttFrame } from '../offload-frag/build.ts';
 import { skipReason, sleep, useVethBed } from './helpers.ts';
-import { ip } from '../../testbed/netns.ts';
 
 const skip = skipReason() || false;
 
