@@ -206,6 +206,12 @@ function switchWith(flows: string[], emc: boolean): Switch {
   return sw;
 }
 
+/** A rule on an exact nw_src makes every lookup consult all of nw_src: one megaflow per source. */
+const PIN_NW_SRC = ['priority=100,ip,nw_src=1.2.3.4,actions=drop', 'priority=0,ip,actions=output:2'];
+
+/** n frames from sources 11.0.0.0, 11.0.0.1, …: n megaflows through PIN_NW_SRC. */
+const sources = (n: number): Uint8Array[] => Array.from({ length: n }, (_, i) => frame(64, 0x0b000000 + i));
+
 export function benches(): Bench[] {
   // 1464 B: a full-size frame for the 1450-byte guest MTU that VXLAN leaves on a 1500-byte underlay.
   const all: Bench[] = [
@@ -244,15 +250,10 @@ export function benches(): Bench[] {
   );
   all.push(
     lazy('datapath/miss-install', () => {
-      // A rule on an exact nw_src makes every lookup consult all of nw_src: each new source is a miss.
-      const miss = switchWith(
-        ['priority=100,ip,nw_src=1.2.3.4,actions=drop', 'priority=0,ip,actions=output:2'],
-        false,
-      );
+      const miss = switchWith(PIN_NW_SRC, false);
       // 4096 sources, then a flush, so every packet is an upcall + install (the flush, one per 4096
       // packets, is part of the cost).
-      const fresh = Array.from({ length: 4096 }, (_, i) => frame(64, 0x0b000000 + i));
-      return feeder(miss, 1, fresh, () => miss.cache.flush());
+      return feeder(miss, 1, sources(4096), () => miss.cache.flush());
     }),
   );
   all.push(
@@ -296,13 +297,9 @@ export function benches(): Bench[] {
       // entry added every 1000 packets on traffic these flows don't carry (a controller at work):
       // revalidation keeps their megaflows, where a flush on every table change made each add 1000
       // upcalls.
-      const sw = switchWith(
-        ['priority=100,ip,nw_src=1.2.3.4,actions=drop', 'priority=0,ip,actions=output:2'],
-        true,
-      );
-      const flows = Array.from({ length: 1000 }, (_, i) => frame(64, 0x0b000000 + i));
+      const sw = switchWith(PIN_NW_SRC, true);
       let n = 0;
-      return feeder(sw, 1, flows, () => {
+      return feeder(sw, 1, sources(1000), () => {
         n++;
         sw.addFlow(
           parseFlow(`priority=50,tcp,tp_dst=${n & 0xffff},actions=drop`, { portByName: sw.portByName }),
