@@ -10,6 +10,7 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import { fromVtep, udpFrame, VTEPS, vtepSwitch } from '../../test/harness/vtep-switch.ts';
 import { formatActions } from '../flow/ofctl-format.ts';
+import { parseFlow } from '../flow/ofctl-parse.ts';
 import { Batch } from '../packet/batch.ts';
 import { Pool } from '../packet/pool.ts';
 import { MAX_CHANGES } from './mac-learning.ts';
@@ -32,7 +33,19 @@ const vxlan = fromVtep;
 type Ev =
   | { kind: 'send'; src: number; dst: number; sport: number; tick: number; dt: number }
   | { kind: 'move'; mac: number; home: number }
-  | { kind: 'flushPort'; port: number };
+  | { kind: 'flushPort'; port: number }
+  | { kind: 'flow'; add: boolean; which: number };
+
+// Flow entries added and deleted between packets (above the NORMAL entry at priority 0): the cached
+// switch revalidates what they reach; the fresh one translates every packet anyway.
+const mac = (i: number) => MACS[i]!.map((x) => x.toString(16).padStart(2, '0')).join(':');
+const FLOWS = [
+  `priority=10,dl_dst=${mac(1)},actions=drop`,
+  'priority=10,in_port=2,actions=output:3',
+  `priority=20,dl_src=${mac(0)},dl_dst=${mac(2)},actions=output:1`,
+  'priority=5,udp,tp_src=2,actions=NORMAL',
+  'priority=30,udp,tp_src=1,in_port=1,actions=output:10',
+];
 
 const HOMES = [1, 2, 3, 10, 11];
 const ev: fc.Arbitrary<Ev> = fc.oneof(
@@ -64,9 +77,17 @@ const ev: fc.Arbitrary<Ev> = fc.oneof(
     weight: 1,
     arbitrary: fc.record({ kind: fc.constant('flushPort' as const), port: fc.constantFrom(1, 2, 3, 10) }),
   },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant('flow' as const),
+      add: fc.boolean(),
+      which: fc.integer({ min: 0, max: FLOWS.length - 1 }),
+    }),
+  },
 );
 
-test('NORMAL cached at translation == NORMAL translated for every packet (learn, move, age, flush)', () => {
+test('NORMAL cached at translation == NORMAL translated for every packet (learn, move, age, flush, flow-mods)', () => {
   let cachedHits = 0;
   let resolvedHits = 0;
   fc.assert(
@@ -87,6 +108,15 @@ test('NORMAL cached at translation == NORMAL translated for every packet (learn,
         if (e.kind === 'flushPort') {
           cached.macs.flushPort(e.port);
           fresh.macs.flushPort(e.port);
+          continue;
+        }
+        if (e.kind === 'flow') {
+          const text = FLOWS[e.which]!;
+          for (const sw of [cached, fresh]) {
+            if (e.add) sw.addFlow(parseFlow(text));
+            else
+              sw.tables.apply('delete_strict', parseFlow(text.replace(/,actions=.*/, ''), {}, 'delete'), now);
+          }
           continue;
         }
         now += e.dt;
