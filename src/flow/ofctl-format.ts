@@ -337,12 +337,13 @@ export function formatAction(a: Action, opts: FormatOptions = {}): string {
 }
 
 export function formatActions(actions: readonly Action[], opts: FormatOptions = {}): string {
-  if (actions.length === 0) return 'drop';
-  // A set_field with an all-zero mask changes nothing and prints as nothing (as ovs-ofctl).
-  return actions
+  // A set_field with an all-zero mask changes nothing and prints as nothing (as ovs-ofctl); a list of
+  // only those is then empty, which ovs-ofctl prints as drop.
+  const text = actions
     .map((a) => formatAction(a, opts))
     .filter((t) => t !== '')
     .join(',');
+  return text === '' ? 'drop' : text;
 }
 
 /** A whole flow as `ovs-ofctl -O OpenFlow13 parse-flow` prints an ADD (without the "ADD " prefix). */

@@ -170,3 +170,16 @@ test('the DESIGN example and tunnel programming (openflow-etcd.md §9)', () => {
     true,
   );
 });
+
+test('a set_field with an all-zero mask prints as nothing; a list of only those prints as drop', () => {
+  // ovs-ofctl 3.x: `actions=set_field:0x0/0x0->reg3` parses to `actions=drop` (seed 510767 of the live
+  // differential in test/flow/ofctl-live.test.ts found nvo printing `actions=`).
+  assert.equal(
+    formatFlow(parseFlow('priority=1,actions=set_field:0x0/0x0->reg3')),
+    'priority=1 actions=drop',
+  );
+  assert.equal(
+    formatFlow(parseFlow('priority=1,actions=set_field:0x0/0x0->reg3,output:1')),
+    'priority=1 actions=output:1',
+  );
+});
