@@ -102,7 +102,10 @@ export class FlowCache {
   /** Upcalls whose megaflow was not installed because the cache was full. */
   megaflowFull = 0;
   flushes = 0;
-  /** Megaflows removed by `invalidate` (tagged side state changed), and the calls that removed any. */
+  /**
+   * Megaflows removed by revalidation or `invalidate` (a flow entry or MAC-table entry they depended on
+   * changed), and the calls that removed any.
+   */
   invalidated = 0;
   invalidations = 0;
   /**
@@ -183,8 +186,13 @@ export class FlowCache {
   invalidate(tags: ArrayLike<number>, n: number): void {
     let removed = 0;
     for (let i = 0; i < n; i++) removed += this.removeTagged(tags[i]!);
-    if (removed === 0) return;
-    this.invalidated += removed;
+    this.removedSome(removed);
+  }
+
+  /** After a revalidation or invalidation removed `n` megaflows: counted, and the EMC emptied if n > 0. */
+  private removedSome(n: number): void {
+    if (n === 0) return;
+    this.invalidated += n;
     this.invalidations++;
     this.clearEmc();
   }
@@ -262,10 +270,7 @@ export class FlowCache {
                 removed += this.remove(mf);
                 break;
               }
-    if (removed === 0) return;
-    this.invalidated += removed;
-    this.invalidations++;
-    this.clearEmc();
+    this.removedSome(removed);
   }
 
   /**

@@ -144,6 +144,16 @@ function zeroIpv6Tunnel(k: FlowKey): void {
 }
 
 /**
+ * Bytes from the L4 header of an untagged Ethernet / IPv4 (IHL 5) frame at o to the IP end: the total
+ * length only ever shortens the frame (ipv4Fast; frame-snap.ts asks the same of the packets it matches).
+ */
+export function l4Room(v: DataView, o: number, end: number): number {
+  const tot = v.getUint16(o + 16);
+  const l3end = tot >= 20 && o + 14 + tot < end ? o + 14 + tot : end;
+  return l3end - (o + 34);
+}
+
+/**
  * The common frame in one straight pass: untagged Ethernet, IPv4 without options, not a fragment, TCP /
  * UDP / SCTP / ICMP with the whole L4 header present. Writes every word 1..18 and returns true; false
  * (having written some) for anything else, which the general parser below then takes from scratch.
@@ -153,9 +163,7 @@ function ipv4Fast(b: Uint8Array, v: DataView, o: number, end: number, k: FlowKey
   if (end - o < 38 || v.getUint16(o + 12) !== 0x0800 || b[o + 14] !== 0x45) return false;
   if ((v.getUint16(o + 20) & 0x3fff) !== 0) return false;
   const proto = b[o + 23]!;
-  const tot = v.getUint16(o + 16);
-  const l3end = tot >= 20 && o + 14 + tot < end ? o + 14 + tot : end;
-  const room = l3end - (o + 34);
+  const room = l4Room(v, o, end);
   const l4 = o + 34;
   if (proto === 6) {
     if (room < 20) return false;

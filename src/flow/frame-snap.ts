@@ -34,6 +34,7 @@
 // (≈ 45 loads) was ≈ 27 ns; take() ≈ 8 ns, paid only when a packet's hash repeats the previous
 // extracted packet's (Switch.admit), so interleaved flows do not pay it on every packet.
 import type { Packet } from '../packet/packet.ts';
+import { l4Room } from './extract.ts';
 
 const TCP = 6;
 const UDP = 17;
@@ -78,7 +79,7 @@ export class FrameSnap {
     if ((v.getUint16(o + 20) & 0x3fff) !== 0) return false;
     const proto = p.buf[o + 23]!;
     const need = proto === TCP ? 20 : proto === UDP || proto === SCTP ? 8 : proto === ICMP ? 4 : -1;
-    if (need < 0 || room(v, o, end) < need) return false;
+    if (need < 0 || l4Room(v, o, end) < need) return false;
     if (p.tunEncap !== 0 && p.tunIpVersion !== 4) return false;
     this.need = need;
     this.w0 = v.getInt32(o);
@@ -139,7 +140,7 @@ export class FrameSnap {
     )
       return false;
     // The protocol is w5's: the room it needs is the snapshot's. Only then are o+36.. and o+44.. below end.
-    if (room(v, o, end) < this.need) return false;
+    if (l4Room(v, o, end) < this.need) return false;
     if (this.m9 !== 0 && (v.getInt32(o + 36) & this.m9) !== this.w9) return false;
     if (this.m11 !== 0 && (v.getInt32(o + 44) & 0xfff) !== this.w11) return false;
     if (inner) {
@@ -152,11 +153,4 @@ export class FrameSnap {
     }
     return true;
   }
-}
-
-/** Bytes from the L4 header to the IP end (the total length only ever shortens the frame), as ipv4Fast. */
-function room(v: DataView, o: number, end: number): number {
-  const tot = v.getUint16(o + 16);
-  const l3end = tot >= 20 && o + 14 + tot < end ? o + 14 + tot : end;
-  return l3end - (o + 34);
 }
