@@ -219,6 +219,35 @@ test('a UDP packet before TCP segments of one flow: the segments are still coale
   assert.equal(b.sw.port('tun0')!.rxPackets, 2, 'the UDP packet and one TCP superframe');
 });
 
+test('a repeat of the outer headers is never taken from an earlier batch (GRO decapsulated between)', () => {
+  const vx = { encap: 'vxlan', vni: 42 };
+  const [u, t1, t2, u2] = wireFrames(vx, [
+    inner(100),
+    tcpSegment(1000, 500),
+    tcpSegment(1500, 500),
+    inner(100),
+  ]);
+  const [, b] = memoryPair(vx);
+  const seen: string[] = [];
+  b.sw.admit = (q: Packet) => {
+    seen.push(hex(q.buf.subarray(q.start, q.end)));
+    q.owner?.free(q);
+  };
+  // The first batch ends in GRO, whose superframe reuses the decapsulation state after u was taken;
+  // u2 repeats u's outer headers (another IP ID, same flow).
+  for (const frames of [
+    [u!, t1!, t2!],
+    [u2!, u2!],
+  ]) {
+    const batch = new Batch(frames.length);
+    for (const f of frames) batch.push(b.sw.pool.allocCopy(f)!);
+    receiveUnderlay(b.sw, b.sw.port('eth0')!, batch, 0);
+  }
+  const want = hex(inner(100));
+  assert.equal(seen.length, 4, 'u, one TCP superframe, u2 twice');
+  assert.deepEqual([seen[0], seen[2], seen[3]], [want, want, want]);
+});
+
 test('GRO started lazily counts and delivers exactly as GRO over the whole batch (random batches)', () => {
   for (const encap of ['vxlan', 'geneve']) {
     const opts = { encap, vni: 42 };

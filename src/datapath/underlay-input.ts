@@ -48,6 +48,7 @@ import { u16, u32 } from '../wire/bytes.ts';
 import * as etherType from '../wire/ether-type.ts';
 import * as stt from '../wire/stt.ts';
 import { arpInput } from './arp-input.ts';
+import { DecapRepeat } from './decap-repeat.ts';
 import { echo4, isIcmp4ToUs } from './echo-reply.ts';
 import { isIcmpv6, ndInput } from './nd.ts';
 import type { Port } from './port.ts';
@@ -69,16 +70,25 @@ export function receiveUnderlay(sw: Switch, port: Port, batch: Batch, now: numbe
   // so the packets before the first one it could hold go on at once, and GRO starts at that one.
   const gro = sw.gro !== null && batch.count > 1 && !sw.dryRun ? sw.gro : null;
   const n = batch.count;
+  const rep = rx.repeat;
+  rep.valid = false;
   for (let i = 0; i < n; i++) {
     const p = batch.packets[i]!;
-    // decap-fast reads only (it fills `d`): for the frames it takes, GRO's question is a look at the
-    // inner IPv4 header, not a second walk of the outer ones.
-    opts.verifyChecksums = (p.flags & (NEEDS_CSUM | CSUM_VALID)) === 0;
-    const fast = decapUdpTunnel4(p.buf, p.view, p.start, p.end, opts, d);
-    if (gro !== null && !(fast ? gro.passesDecapped(p, d.inner) : gro.passes(p))) {
-      gro.countPassed(i);
-      coalesce(sw, port, batch, i, n, gro, now);
-      return;
+    // A packet that repeats the previous fast one's outer headers has its Decap in `d` already and
+    // passes GRO as that one did (decap-repeat.ts).
+    let fast = rep.valid && rep.matches(p);
+    if (!fast) {
+      // decap-fast reads only (it fills `d`): for the frames it takes, GRO's question is a look at the
+      // inner IPv4 header, not a second walk of the outer ones.
+      opts.verifyChecksums = (p.flags & (NEEDS_CSUM | CSUM_VALID)) === 0;
+      fast = decapUdpTunnel4(p.buf, p.view, p.start, p.end, opts, d);
+      if (gro !== null && !(fast ? gro.passesDecapped(p, d.inner) : gro.passes(p))) {
+        gro.countPassed(i);
+        coalesce(sw, port, batch, i, n, gro, now);
+        return;
+      }
+      if (fast) rep.take(p, d, opts.verifyChecksums);
+      else rep.valid = false;
     }
     batch.packets[i] = null;
     deliver(sw, port, p, fast);
@@ -149,6 +159,8 @@ export function underlayInput(sw: Switch, port: Port, p: Packet, fast: boolean):
   // VXLAN or Geneve over plain IPv4 (decap-fast.ts) gives decapFrame's result without its general
   // walk; being UDP, such a frame is none of ARP, ND or a ping to us.
   if (fast) return decapped4(sw, p);
+  // What follows may fill `d` with another packet's Decap.
+  rx.repeat.valid = false;
   // ARP, ND, pings and reassembly act at once (an ARP reply may change a next hop the open run's
   // packets would be encapsulated for): the packets before this one go first.
   sw.closeRun();
@@ -284,6 +296,8 @@ const rx = {
   memoEncap: 0,
   memoDport: 0,
   memoId: 0,
+  /** The batch's previous fast packet (decap-repeat.ts): `d` holds its Decap while `valid`. */
+  repeat: new DecapRepeat(),
 };
 
 /** p becomes the inner frame `d` found, received on tunnel port tp. */
