@@ -1,9 +1,13 @@
-// Benchmark runner: `npm run bench -- [suite…] [--filter RE] [--quick] [--rounds N] [--clock wall|thread] [--json FILE]`.
+// Benchmark runner: `npm run bench -- [suite…] [--filter RE] [--quick] [--rounds N] [--clock wall|thread] [--isolate] [--json FILE]`.
 // Suites: bench/<name>/index.ts, e.g. micro (checksum GB/s, codec parse/emit ns). Prints a table and
 // writes JSON with the machine description to bench/results/<suite>-<date>.json (or --json FILE).
-// Not part of `npm test`.
+// Not part of `npm test`. `--isolate` measures each benchmark in a process of its own: a switch runs one to a
+// process, and in a shared one the cases that ran before leave the JIT polymorphic code for the objects
+// they built (the datapath suite's later cases measured up to 20 % slower for it).
 // See bench/README.md for the method and what each column means.
-import { existsSync, readdirSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -35,13 +39,14 @@ const { values, positionals } = parseArgs({
     rounds: { type: 'string' },
     json: { type: 'string' },
     clock: { type: 'string' },
+    isolate: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   },
 });
 
 if (values.help) {
   console.log(
-    'usage: node bench/run.ts [suite…] [--filter RE] [--quick] [--rounds N] [--clock wall|thread] [--json FILE]\n' +
+    'usage: node bench/run.ts [suite…] [--filter RE] [--quick] [--rounds N] [--clock wall|thread] [--isolate] [--json FILE]\n' +
       `suites: ${Object.keys(SUITES).join(', ')} (default: micro)`,
   );
   process.exit(0);
@@ -75,7 +80,7 @@ for (const suite of suites) {
   console.log(header());
   const results: Result[] = [];
   for (const b of list) {
-    const r = await measure(b, options);
+    const r = values.isolate ? inChild(suite, b.name) : await measure(b, options);
     results.push(r);
     console.log(format(row(r)));
   }
@@ -83,4 +88,22 @@ for (const suite of suites) {
   const file = values.json ?? join(BENCH_DIR, 'results', `${suite}-${stamp}.json`);
   writeJson(file, suite, m, options, results);
   console.log(`\nwrote ${file}`);
+}
+
+/** One benchmark measured by a child run of this script with the same options (--isolate). */
+function inChild(suite: string, name: string): Result {
+  const dir = mkdtempSync(join(tmpdir(), 'nvo-bench-'));
+  try {
+    const file = join(dir, 'r.json');
+    const exact = `^${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`;
+    const args = [fileURLToPath(import.meta.url), suite, '--filter', exact, '--json', file];
+    if (values.quick) args.push('--quick');
+    if (values.rounds) args.push('--rounds', values.rounds);
+    args.push('--clock', options.clock);
+    const c = spawnSync(process.execPath, args, { stdio: ['ignore', 'ignore', 'inherit'] });
+    if (c.status !== 0) throw new Error(`${name}: child exited with ${c.status}`);
+    return (JSON.parse(readFileSync(file, 'utf8')) as { results: Result[] }).results[0]!;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }

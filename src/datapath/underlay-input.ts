@@ -72,6 +72,7 @@ export function receiveUnderlay(sw: Switch, port: Port, batch: Batch, now: numbe
   const n = batch.count;
   const rep = rx.repeat;
   rep.valid = false;
+  let bytes = 0;
   for (let i = 0; i < n; i++) {
     const p = batch.packets[i]!;
     // A packet that repeats the previous fast one's outer headers has its Decap in `d` already and
@@ -84,6 +85,7 @@ export function receiveUnderlay(sw: Switch, port: Port, batch: Batch, now: numbe
       fast = decapUdpTunnel4(p.buf, p.view, p.start, p.end, opts, d);
       if (gro !== null && !(fast ? gro.passesDecapped(p, d.inner) : gro.passes(p))) {
         gro.countPassed(i);
+        countRx(sw, port, i, bytes);
         coalesce(sw, port, batch, i, n, gro, now);
         return;
       }
@@ -91,9 +93,11 @@ export function receiveUnderlay(sw: Switch, port: Port, batch: Batch, now: numbe
       else rep.valid = false;
     }
     batch.packets[i] = null;
+    bytes += p.end - p.start;
     deliver(sw, port, p, fast);
   }
   if (gro !== null) gro.countPassed(n);
+  countRx(sw, port, n, bytes);
   batch.count = 0;
   sw.closeRun();
 }
@@ -116,6 +120,9 @@ function coalesce(
   }
   batch.count = 0;
   gro.flush(out);
+  let bytes = 0;
+  for (let i = 0; i < out.count; i++) bytes += out.packets[i]!.end - out.packets[i]!.start;
+  countRx(sw, port, out.count, bytes);
   for (let i = 0; i < out.count; i++) {
     const p = out.packets[i]!;
     out.packets[i] = null;
@@ -126,11 +133,15 @@ function coalesce(
   sw.closeRun();
 }
 
-/** One received packet: counted, decapsulated (`fast`: decap-fast.ts took it, `d` holds its result), run. */
+/** Counts n packets of `bytes` in all as received on `port` (once per batch, not in deliver). */
+function countRx(sw: Switch, port: Port, n: number, bytes: number): void {
+  sw.counters.v[sw.c.rxPackets]! += n;
+  port.rxPackets += n;
+  port.rxBytes += bytes;
+}
+
+/** One received packet (counted by the caller): decapsulated (`fast`: decap-fast.ts took it, `d` holds its result), run. */
 function deliver(sw: Switch, port: Port, p: Packet, fast: boolean): void {
-  sw.counters.v[sw.c.rxPackets]!++;
-  port.rxPackets++;
-  port.rxBytes += p.end - p.start;
   p.inPort = port.no;
   // decapUdpTunnel4 took only frames of ≥ 64 bytes: underlayInput's fast path without its call.
   const q = !fast
