@@ -336,8 +336,11 @@ static napi_value udp_open(napi_env env, napi_callback_info info) {
   if (fd < 0) goto fail;
   netns_leave(saved);
   saved = -1;
+  // SO_REUSEADDR only on a chosen port: with it, udp_lib_get_port's ephemeral pick (port 0) skips no
+  // port another SO_REUSEADDR socket on the same address holds (udp_lib_lport_inuse), so two sockets
+  // could share one port and each other's datagrams.
   step = "SO_REUSEADDR";
-  if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0) goto fail;
+  if (port != 0 && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0) goto fail;
   step = "UDP_GRO";
   if (gro && setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof one) < 0) goto fail;
   if (bufsz > 0) {

@@ -84,9 +84,12 @@ export class UdpDgramPort implements IoBackend {
     };
     // 4 MiB socket buffers (capped by net.core.rmem_max/wmem_max): a burst of a TSO frame's ~45
     // datagrams per flow must not overflow the 208 KiB default while JS is busy.
+    // SO_REUSEADDR only on a chosen port: with it, Linux's ephemeral pick (port 0) skips no port another
+    // SO_REUSEADDR socket on the same address holds, so two such sockets can get one port and each
+    // other's datagrams (1,023 of 8,000 binds to 127.0.0.1:0 did here); without it the pick is unique.
     this.socket = createSocket({
       type: this.family === 6 ? 'udp6' : 'udp4',
-      reuseAddr: true,
+      reuseAddr: o.port !== 0,
       recvBufferSize: o.bufSize ?? 4 << 20,
       sendBufferSize: o.bufSize ?? 4 << 20,
     });

@@ -148,4 +148,18 @@ describe('UdpDgramPort (node:dgram fallback)', () => {
     }
     assert.equal(pool.available, 16);
   });
+
+  it('ephemeral binds (port 0) never share a port: 1,000 sockets on 127.0.0.1 get 1,000 ports', async () => {
+    // SO_REUSEADDR on both sockets would let the kernel's ephemeral pick hand out a port another one
+    // holds (src/io/udp-socket.test.ts has the arithmetic): two ports would then get each other's frames.
+    const pool = new Pool(1);
+    const ports: UdpDgramPort[] = [];
+    try {
+      for (let i = 0; i < 1000; i++)
+        ports.push(await UdpDgramPort.open({ address: '127.0.0.1', port: 0, pool, queueLimit: 1 }));
+      assert.equal(new Set(ports.map((p) => p.port)).size, 1000);
+    } finally {
+      for (const p of ports) p.close();
+    }
+  });
 });
