@@ -142,6 +142,18 @@ export function getOffloads(ns: string, dev: string): Record<string, string> {
 }
 
 /**
+ * What kind of device `dev` is, as the kernel reports it (`ip -d -j link`): 'veth', 'bridge', …, and
+ * for a tun device its mode, 'tap' or 'tun'; '' when the device has no link info (loopback).
+ */
+export function linkKind(ns: string, dev: string): string {
+  const [l] = JSON.parse(ip(ns, '-d', '-j', 'link', 'show', 'dev', dev)) as {
+    linkinfo?: { info_kind?: string; info_data?: { type?: string } };
+  }[];
+  const kind = l?.linkinfo?.info_kind ?? '';
+  return kind === 'tun' ? (l?.linkinfo?.info_data?.type ?? kind) : kind;
+}
+
+/**
  * A name unique to this process and run: prefix + pid (base 36) + 4 random hex digits, e.g.
  * "nvot1k3a9f0". Short, because namespace names end up in interface names in some tools' output.
  */

@@ -5,16 +5,24 @@
 // Every wire is a modelled real one (testbed.ts REAL_WIRE) unless --wire off.
 //
 //   node bench/e2e/paths.ts [--seconds 3] [--runs 3] [--only veth,kernel-vxlan,...,udp|udp:nvo-vxlan] [--wire on|off]
-//                           [--warmup S] [--own-mac on|off] [--pin CPU] [--json]
+//                           [--warmup S] [--own-mac on|off] [--pin CPU] [--guest-link veth|tap] [--json]
 //
 // Every bed first carries a ping (nvo and OVS resolve their tunnel neighbours and learn MACs on the
 // first packets). `--warmup S` then runs S seconds of the same traffic unmeasured on every path
 // (default 0): nvo's JIT compiles its datapath in the first seconds, which a 3-s run otherwise
-// partly measures. `--own-mac off`: nvo's raw underlay shares the veth's MAC (the host's IP stack
+// partly measures. Two seconds are not all of it: in the 4 s after a 2-s warm-up V8's optimizing
+// compiler still took 8 % of nvo's perf samples (none after 12 s), and nvo STT measured 2.10 / 2.11
+// CPU s/GB with `--warmup 2` against 1.82 / 1.95 with `--warmup 8` (alternating runs, 2026-11-26).
+// `--own-mac off`: nvo's raw underlay shares the veth's MAC (the host's IP stack
 // then routes and drops every tunnel packet nvo receives; testbed/nvo-hosts.ts ownMac). `--pin CPU`
 // puts both nvo processes on one CPU (taskset), as a datapath gets its own core (OVS pmd-cpu-mask):
 // the second core is left to the guests' TCP, and the 64 KB a host hands the other stays in that
-// core's cache.
+// core's cache. `--guest-link tap`: the nvo rows' guests are vnet TAPs nvo opens (a VM's natural
+// attachment; testbed.ts guestLink) instead of veths nvo reads with AF_PACKET; the veth and
+// kernel-vxlan rows keep their veths (a TAP's far end is a file descriptor, which only a switch
+// process holds; the kernel-vxlan bed bridges the guest's veth). The table's guest column is what the
+// kernel reports for the sending guest's eth0 (testbed/netns.ts linkKind). Measured 2026-11-26: TAP
+// guests were no faster and cost nvo 12-23 % more CPU per GB (testbed/README.md).
 //
 // Paths:
 //   veth            the guests' namespaces joined by one veth: the optimum a tunnel can approach
@@ -39,6 +47,7 @@ import {
   getOffloads,
   ip,
   isRoot,
+  linkKind,
   netnsAdd,
   netnsDel,
   setOffloads,
@@ -125,11 +134,13 @@ async function kernelVxlan(): Promise<Bed> {
 let ownMac = true;
 /** `--pin CPU`: every nvo process (all its threads) on that CPU (taskset), '' = the scheduler's choice. */
 let pin = '';
+/** `--guest-link`: how the nvo rows' guests attach (testbed.ts guestLink); veth and kernel rows keep veth. */
+let guestLink: 'veth' | 'tap' = 'veth';
 
 function nvo(encap: string, uso: boolean, underlay: 'raw' | 'socket' = 'raw') {
   return async (): Promise<Bed> => {
     const name = uniqueName('nvoe');
-    const t = tb.up({ name, vxlan: null, underlayOffloads: wire });
+    const t = tb.up({ name, vxlan: null, underlayOffloads: wire, guestLink });
     try {
       const hosts = await startNvoHosts(t, {
         encap,
@@ -278,13 +289,19 @@ async function main(): Promise<void> {
   };
   if (args.includes('--help')) {
     console.log(
-      'node bench/e2e/paths.ts [--seconds 3] [--runs 3] [--only veth,kernel-vxlan,...,udp] [--wire on|off] [--warmup S] [--own-mac on|off] [--pin CPU] [--json]',
+      'node bench/e2e/paths.ts [--seconds 3] [--runs 3] [--only veth,kernel-vxlan,...,udp] [--wire on|off] [--warmup S] [--own-mac on|off] [--pin CPU] [--guest-link veth|tap] [--json]',
     );
     console.log(
       `paths: ${PATHS.map((p) => p.path).join(', ')}; udp (64-B rates over ${UDP_PATHS.join(', ')})`,
     );
     return;
   }
+  const gl = opt('--guest-link', 'veth');
+  if (gl !== 'veth' && gl !== 'tap') {
+    console.error(`bench/e2e: --guest-link veth|tap, got ${gl}`);
+    process.exit(2);
+  }
+  guestLink = gl;
   if (!isRoot()) {
     console.error('bench/e2e: needs root (network namespaces)');
     process.exit(2);
@@ -322,7 +339,7 @@ async function main(): Promise<void> {
     console.log(`underlay veth (${model}): ${keys.map((k) => `${k}=${f[k] ?? '?'}`).join(' ')}`);
   }
   console.log(
-    `one TCP flow, iperf3 ${seconds} s, median of ${runs}; warm-up ${warmup} s; nvo raw underlay MAC: ${ownMac ? 'its own' : "the veth's"}; nvo processes on CPU ${pin || 'any'}\n`,
+    `one TCP flow, iperf3 ${seconds} s, median of ${runs}; warm-up ${warmup} s; nvo raw underlay MAC: ${ownMac ? 'its own' : "the veth's"}; nvo processes on CPU ${pin || 'any'}; nvo guests: ${guestLink === 'tap' ? 'vnet TAP (veth and kernel-vxlan rows: veth)' : 'veth (AF_PACKET)'}\n`,
   );
   const rows: {
     path: string;
@@ -331,6 +348,8 @@ async function main(): Promise<void> {
     median: number;
     cpuPerGB: number[];
     retransmits: number[];
+    /** The sending guest's eth0 as the kernel reports it (linkKind): 'veth' or 'tap'. */
+    guest: string;
   }[] = [];
   for (const p of PATHS) {
     if (only.length && !only.includes(p.path)) continue;
@@ -341,10 +360,12 @@ async function main(): Promise<void> {
     const xs: number[] = [];
     const cpu: number[] = [];
     const retx: number[] = [];
+    const kinds = new Set<string>();
     for (let i = 0; i < runs; i++) {
       try {
         const bed = await p.setup();
         try {
+          kinds.add(linkKind(bed.a.ns, 'eth0'));
           if (warmup > 0) await iperf(bed.a.ns, bed.b.ns, bed.b.addr, { seconds: warmup });
           const c0 = (bed.pids ?? []).reduce((a, pid) => a + cpuSeconds(pid), 0);
           const r = await iperf(bed.a.ns, bed.b.ns, bed.b.addr, { seconds });
@@ -360,7 +381,15 @@ async function main(): Promise<void> {
       }
       process.stderr.write('.');
     }
-    rows.push({ path: p.path, note: p.note, runs: xs, median: median(xs), cpuPerGB: cpu, retransmits: retx });
+    rows.push({
+      path: p.path,
+      note: p.note,
+      runs: xs,
+      median: median(xs),
+      cpuPerGB: cpu,
+      retransmits: retx,
+      guest: [...kinds].join('/'),
+    });
     process.stderr.write(` ${p.path}\n`);
   }
   const udpRows: { path: string; ab: number[]; ba: number[] }[] = [];
@@ -402,13 +431,13 @@ async function main(): Promise<void> {
     // overtook another before nvo saw it (captured on the host end of the guest's veth: netif_rx's
     // per-CPU backlog when the sending side changes CPU); see testbed/README.md.
     console.log(
-      'path             Gbit/s (median)  min..max        vs kernel VXLAN  CPU s/GB  retx        note',
+      'path             Gbit/s (median)  min..max        vs kernel VXLAN  CPU s/GB  retx        guest  note',
     );
     for (const r of rows) {
       const range = r.runs.length ? `${g(Math.min(...r.runs))}..${g(Math.max(...r.runs))}` : '-';
       const cpu = r.cpuPerGB.length ? median(r.cpuPerGB).toFixed(2) : '-';
       console.log(
-        `${r.path.padEnd(16)} ${g(r.median).padStart(15)}  ${range.padEnd(14)}  ${(ref ? `${(r.median / ref).toFixed(2)}×` : '-').padStart(15)}  ${cpu.padStart(8)}  ${r.retransmits.join('/').padEnd(10)}  ${r.note}`,
+        `${r.path.padEnd(16)} ${g(r.median).padStart(15)}  ${range.padEnd(14)}  ${(ref ? `${(r.median / ref).toFixed(2)}×` : '-').padStart(15)}  ${cpu.padStart(8)}  ${r.retransmits.join('/').padEnd(10)}  ${r.guest.padEnd(5)}  ${r.note}`,
       );
     }
   }
@@ -448,7 +477,11 @@ async function main(): Promise<void> {
     const file = `bench/results/e2e-${new Date().toISOString().replace(/[:.]/g, '-')}.json`;
     writeFileSync(
       file,
-      JSON.stringify({ machine: m, seconds, runs, warmup, ownMac, wire, rows, udp: udpRows }, null, 2),
+      JSON.stringify(
+        { machine: m, seconds, runs, warmup, ownMac, guestLink, wire, rows, udp: udpRows },
+        null,
+        2,
+      ),
     );
     console.log(`wrote ${file}`);
   }
