@@ -152,6 +152,12 @@ export class FlowCache {
     // deleted datapath flow's final stats the same way). A MAC that moved or went since is left alone
     // (MacLearning.touch).
     this.pushStats();
+    // The dropped subtables' maps and the EMC's slots are usually in old space by now: left holding the
+    // megaflows, they would keep every young one alive through scavenges (a scavenge treats old-space
+    // references as roots) until a full GC, and a cache that churns, as with many short flows, would
+    // promote all of its garbage.
+    for (const st of this.subtables) st.buckets.clear();
+    this.emcFlow.fill(null);
     this.subtables = [];
     this.byMask.clear();
     this.lastSubtable = null;
@@ -444,9 +450,10 @@ export class FlowCache {
     this.lastSubtable = st;
     const mf = new Megaflow(k, st.mask, st.words, this.xl);
     const h = hashMasked(k, st.mask, st.words);
-    let b = st.buckets.get(h);
-    if (!b) st.buckets.set(h, (b = []));
-    b.push(mf);
+    // A new bucket as a one-element literal: `[]` and a push would allocate a 17-slot backing store.
+    const b = st.buckets.get(h);
+    if (b === undefined) st.buckets.set(h, [mf]);
+    else b.push(mf);
     mf.installed = true;
     mf.subtable = st;
     mf.bucket = h;
