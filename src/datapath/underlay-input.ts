@@ -121,14 +121,14 @@ function coalesce(
   batch.count = 0;
   gro.flush(out);
   let bytes = 0;
-  for (let i = 0; i < out.count; i++) bytes += out.packets[i]!.end - out.packets[i]!.start;
-  countRx(sw, port, out.count, bytes);
   for (let i = 0; i < out.count; i++) {
     const p = out.packets[i]!;
     out.packets[i] = null;
+    bytes += p.end - p.start;
     opts.verifyChecksums = (p.flags & (NEEDS_CSUM | CSUM_VALID)) === 0;
     deliver(sw, port, p, decapUdpTunnel4(p.buf, p.view, p.start, p.end, opts, d));
   }
+  countRx(sw, port, out.count, bytes);
   out.count = 0;
   sw.closeRun();
 }
@@ -145,7 +145,7 @@ function deliver(sw: Switch, port: Port, p: Packet, fast: boolean): void {
   p.inPort = port.no;
   // decapUdpTunnel4 took only frames of ≥ 64 bytes: underlayInput's fast path without its call.
   const q = !fast
-    ? underlayInput(sw, port, p, false)
+    ? underlayInput(sw, port, p)
     : toUs(p)
       ? decapped4(sw, p)
       : drop(sw, p, 'drop-underlay-not-our-mac');
@@ -158,20 +158,12 @@ function deliver(sw: Switch, port: Port, p: Packet, fast: boolean): void {
   sw.admit(q);
 }
 
-/**
- * `fast`: decapUdpTunnel4 already took p with the current `opts`, and `d` holds its result (it only
- * reads, so doing it before the checks here changes nothing).
- */
-export function underlayInput(sw: Switch, port: Port, p: Packet, fast: boolean): Packet | null {
+/** What decapUdpTunnel4 did not take: ARP, ND, pings, reassembly, STT, SOE, IPv6, tags, and drops. */
+function underlayInput(sw: Switch, port: Port, p: Packet): Packet | null {
   const b0 = p.buf;
   const o = p.start;
   if (p.end - o < 14) return drop(sw, p, 'drop-underlay-truncated');
   if (!toUs(p)) return drop(sw, p, 'drop-underlay-not-our-mac');
-  // VXLAN or Geneve over plain IPv4 (decap-fast.ts) gives decapFrame's result without its general
-  // walk; being UDP, such a frame is none of ARP, ND or a ping to us.
-  if (fast) return decapped4(sw, p);
-  // What follows may fill `d` with another packet's Decap.
-  rx.repeat.valid = false;
   // ARP, ND, pings and reassembly act at once (an ARP reply may change a next hop the open run's
   // packets would be encapsulated for): the packets before this one go first.
   sw.closeRun();

@@ -152,12 +152,6 @@ export class FlowCache {
     // deleted datapath flow's final stats the same way). A MAC that moved or went since is left alone
     // (MacLearning.touch).
     this.pushStats();
-    // The dropped subtables' maps and the EMC's slots are usually in old space by now: left holding the
-    // megaflows, they would keep every young one alive through scavenges (a scavenge treats old-space
-    // references as roots) until a full GC, and a cache that churns, as with many short flows, would
-    // promote all of its garbage.
-    for (const st of this.subtables) st.buckets.clear();
-    this.emcFlow.fill(null);
     this.subtables = [];
     this.byMask.clear();
     this.lastSubtable = null;
