@@ -69,14 +69,24 @@ interface Bed {
   close(): Promise<void>;
 }
 
-/** utime + stime of a process, seconds (/proc/PID/stat fields 14 and 15, in USER_HZ = 100). */
-function cpuSeconds(pid: number): number {
+/** utime + stime of a process, or utime alone, seconds (/proc/PID/stat fields 14 and 15, in USER_HZ = 100). */
+function cpuSeconds(pid: number, userOnly = false): number {
   try {
     const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return (Number(f[11]) + Number(f[12])) / 100;
+    return (Number(f[11]) + (userOnly ? 0 : Number(f[12]))) / 100;
   } catch {
     return 0;
   }
+}
+
+/**
+ * The whole machine's busy CPU seconds (/proc/stat "cpu": user + nice + system + irq + softirq, in
+ * USER_HZ; idle, iowait and steal left out). Every path's work lands here, the kernel's softirq on
+ * behalf of the kernel VXLAN too, so busy seconds per GB compare every row with every other.
+ */
+function hostBusySeconds(): number {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  return (f[0]! + f[1]! + f[2]! + f[5]! + f[6]!) / 100;
 }
 
 interface PathRun {
@@ -347,6 +357,10 @@ async function main(): Promise<void> {
     runs: number[];
     median: number;
     cpuPerGB: number[];
+    /** The machine's busy CPU seconds per GB (hostBusySeconds). */
+    hostPerGB: number[];
+    /** The nvo processes' user-space seconds per GB: the JS, libuv and the addon's own work. */
+    userPerGB: number[];
     retransmits: number[];
     /** The sending guest's eth0 as the kernel reports it (linkKind): 'veth' or 'tap'. */
     guest: string;
@@ -359,6 +373,8 @@ async function main(): Promise<void> {
     }
     const xs: number[] = [];
     const cpu: number[] = [];
+    const host: number[] = [];
+    const user: number[] = [];
     const retx: number[] = [];
     const kinds = new Set<string>();
     for (let i = 0; i < runs; i++) {
@@ -367,12 +383,19 @@ async function main(): Promise<void> {
         try {
           kinds.add(linkKind(bed.a.ns, 'eth0'));
           if (warmup > 0) await iperf(bed.a.ns, bed.b.ns, bed.b.addr, { seconds: warmup });
-          const c0 = (bed.pids ?? []).reduce((a, pid) => a + cpuSeconds(pid), 0);
+          const pids = bed.pids ?? [];
+          const sum = (userOnly: boolean) => pids.reduce((a, pid) => a + cpuSeconds(pid, userOnly), 0);
+          const [c0, u0, h0] = [sum(false), sum(true), hostBusySeconds()];
           const r = await iperf(bed.a.ns, bed.b.ns, bed.b.addr, { seconds });
-          const c1 = (bed.pids ?? []).reduce((a, pid) => a + cpuSeconds(pid), 0);
+          const [c1, u1, h1] = [sum(false), sum(true), hostBusySeconds()];
+          const gb = (r.bitsPerSecond * r.seconds) / 8e9;
           xs.push(r.bitsPerSecond);
           retx.push(r.retransmits);
-          if (bed.pids) cpu.push((c1 - c0) / ((r.bitsPerSecond * r.seconds) / 8e9));
+          host.push((h1 - h0) / gb);
+          if (bed.pids) {
+            cpu.push((c1 - c0) / gb);
+            user.push((u1 - u0) / gb);
+          }
         } finally {
           await bed.close();
         }
@@ -387,6 +410,8 @@ async function main(): Promise<void> {
       runs: xs,
       median: median(xs),
       cpuPerGB: cpu,
+      hostPerGB: host,
+      userPerGB: user,
       retransmits: retx,
       guest: [...kinds].join('/'),
     });
@@ -430,14 +455,22 @@ async function main(): Promise<void> {
     // kernel VXLAN and nvo alike: reordering, not loss. nvo's 48s are one 64 KB guest TSO frame that
     // overtook another before nvo saw it (captured on the host end of the guest's veth: netif_rx's
     // per-CPU backlog when the sending side changes CPU); see testbed/README.md.
+    // host s/GB: the machine's busy CPU per GB, every path alike (hostBusySeconds), the G3 figure of
+    // performance.md §9. user: the nvo processes' user-space share of their CPU s/GB. free-JS: the
+    // Gbit/s the run would have reached with the same busy CPU if nvo's user space cost nothing,
+    // median Gbit/s × host / (host − user): a ceiling for what making the JS faster can give, since
+    // what remains (system calls, the kernel's copies into and out of nvo, the wire) is the kernel's.
     console.log(
-      'path             Gbit/s (median)  min..max        vs kernel VXLAN  CPU s/GB  retx        guest  note',
+      'path             Gbit/s (median)  min..max        vs kernel VXLAN  CPU s/GB  host s/GB  user  free-JS  retx        guest  note',
     );
     for (const r of rows) {
       const range = r.runs.length ? `${g(Math.min(...r.runs))}..${g(Math.max(...r.runs))}` : '-';
-      const cpu = r.cpuPerGB.length ? median(r.cpuPerGB).toFixed(2) : '-';
+      const f2 = (xs: number[]) => (xs.length ? median(xs).toFixed(2) : '-');
+      const h = median(r.hostPerGB);
+      const u = median(r.userPerGB);
+      const ceiling = r.userPerGB.length && h > u ? g((r.median * h) / (h - u)) : '-';
       console.log(
-        `${r.path.padEnd(16)} ${g(r.median).padStart(15)}  ${range.padEnd(14)}  ${(ref ? `${(r.median / ref).toFixed(2)}×` : '-').padStart(15)}  ${cpu.padStart(8)}  ${r.retransmits.join('/').padEnd(10)}  ${r.guest.padEnd(5)}  ${r.note}`,
+        `${r.path.padEnd(16)} ${g(r.median).padStart(15)}  ${range.padEnd(14)}  ${(ref ? `${(r.median / ref).toFixed(2)}×` : '-').padStart(15)}  ${f2(r.cpuPerGB).padStart(8)}  ${f2(r.hostPerGB).padStart(9)}  ${f2(r.userPerGB).padStart(4)}  ${ceiling.padStart(7)}  ${r.retransmits.join('/').padEnd(10)}  ${r.guest.padEnd(5)}  ${r.note}`,
       );
     }
   }
@@ -468,6 +501,12 @@ async function main(): Promise<void> {
     console.log(
       `socket underlay: nvo-sock-uso / ovs-vxlan = ${ratio('nvo-sock-uso', 'ovs-vxlan')}, nvo-sock-soe / nvo-vxlan = ${ratio('nvo-sock-soe', 'nvo-vxlan')}`,
     );
+    const kh = median(rows.find((r) => r.path === 'kernel-vxlan')?.hostPerGB ?? []);
+    const nv = rows.filter((r) => r.path.startsWith('nvo') && r.hostPerGB.length);
+    if (kh > 0 && nv.length)
+      console.log(
+        `host CPU per GB / kernel-vxlan's (performance.md G3: ≤ 2, stretch ≤ 1.5): ${nv.map((r) => `${r.path} ${(median(r.hostPerGB) / kh).toFixed(2)}`).join(', ')}`,
+      );
   }
   for (const r of udpRows.filter((x) => x.path.startsWith('nvo')))
     console.log(
