@@ -225,9 +225,16 @@ export function startDaemon(cfg: Config, o: DaemonOptions = {}): Running {
   const watch = new PortWatch(sw, poller);
   for (const [name, be] of byName) {
     const r = requests.get(name)!;
+    // The switch uses the underlay device's own MAC (no underlay.mac): follow it when it changes.
+    const follow = r.role === 'underlay' && !own ? (be as { mac?: Uint8Array }).mac : undefined;
     if (r.role !== 'socket' && r.backend !== 'udp')
-      watch.add(name, r, be, handlers.get(name)!, () =>
-        openDevice(r, r.role === 'underlay' ? ownMacFor(deviceMac(r.device, r.netns)) : undefined),
+      watch.add(
+        name,
+        r,
+        be,
+        handlers.get(name)!,
+        () => openDevice(r, r.role === 'underlay' ? ownMacFor(deviceMac(r.device, r.netns)) : undefined),
+        follow,
       );
   }
   const timer = setInterval(() => {

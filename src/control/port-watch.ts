@@ -13,7 +13,14 @@
 //             name), polled, and the switch port's sink points at it: `port-reattached`. A failed open
 //             counts `port-reattach-failed` and is retried on the next tick.
 // A link set down and up again also reports ENETDOWN: the port is then re-opened at once, harmlessly.
+//   MAC       an underlay port whose MAC is the device's (no underlay.mac configured) follows it: every
+//             other tick, and right after a re-attach, `ip -o link show` (asynchronously) reads the
+//             device's address; when the one nvo uses has changed (a re-created veth or NIC comes back
+//             with another; `ip link set … address` while up), the switch takes the new one and
+//             announces its addresses (neighbour-probes.ts announceUnderlayMac): counted
+//             underlay-mac-changed, tx-arp-announce / tx-nd-na-unsolicited.
 import { execFile } from 'node:child_process';
+import { announceUnderlayMac } from '../datapath/neighbour-probes.ts';
 import type { Switch } from '../datapath/switch.ts';
 import type { IoBackend } from '../io/io-backend.ts';
 import type { BurstHandler, Poller } from '../io/poller.ts';
@@ -36,6 +43,9 @@ interface Watched {
   lastError: string;
   /** Counters of back ends closed since start (kept so `nvo stats` still shows what happened). */
   closed: Record<string, number>;
+  /** Following the device's MAC: the last one read (see the header); null: not followed. */
+  mac: Uint8Array | null;
+  readingMac: boolean;
 }
 
 export class PortWatch {
@@ -45,13 +55,24 @@ export class PortWatch {
   private closedAll = false;
   /** Test hook: how existence is checked (default: `ip [-n NS] link show dev NAME`). */
   exists: (dev: string, netns: string | undefined) => Promise<boolean> = linkExists;
+  /** Test hook: how a device's MAC is read (default: `ip [-n NS] -o link show dev NAME`). */
+  readMac: (dev: string, netns: string | undefined) => Promise<Uint8Array | null> = linkMac;
+  private ticks = 0;
 
   constructor(sw: Switch, poller: Poller) {
     this.sw = sw;
     this.poller = poller;
   }
 
-  add(name: string, req: PortRequest, be: IoBackend, handler: BurstHandler, reopen: () => IoBackend): void {
+  /** `mac`: the device's MAC the switch took at start, to be followed (see the header); omit: not followed. */
+  add(
+    name: string,
+    req: PortRequest,
+    be: IoBackend,
+    handler: BurstHandler,
+    reopen: () => IoBackend,
+    mac?: Uint8Array,
+  ): void {
     this.ports.set(name, {
       name,
       req,
@@ -64,6 +85,8 @@ export class PortWatch {
       checking: false,
       lastError: '',
       closed: {},
+      mac: mac ? Uint8Array.from(mac) : null,
+      readingMac: false,
     });
   }
 
@@ -73,6 +96,7 @@ export class PortWatch {
   }
 
   tick(): void {
+    const macTick = (this.ticks++ & 1) === 0;
     for (const w of this.ports.values()) {
       if (w.be !== null) {
         w.be.refreshCounters?.();
@@ -81,7 +105,27 @@ export class PortWatch {
         else w.seen = n;
       }
       if (w.be === null && !w.checking) this.tryAttach(w);
+      else if (w.be !== null && macTick) this.followMac(w);
     }
+  }
+
+  /** Reads the device's MAC; when it moved from the one the switch uses, the switch takes it. */
+  private followMac(w: Watched): void {
+    if (w.mac === null || w.readingMac) return;
+    w.readingMac = true;
+    this.readMac(w.req.device, w.req.netns).then(
+      (m) => {
+        w.readingMac = false;
+        const old = w.mac!;
+        if (m === null || this.closedAll || sameMac(m, old)) return;
+        w.mac = m;
+        // Only the MAC the switch is using (with several underlay devices it took one of theirs).
+        if (sameMac(old, this.sw.underlayMac) && announceUnderlayMac(this.sw, m)) this.sw.flush();
+      },
+      () => {
+        w.readingMac = false;
+      },
+    );
   }
 
   private detach(w: Watched): void {
@@ -117,6 +161,7 @@ export class PortWatch {
         if (port) port.sink = be;
         this.poller.add(be, w.handler);
         this.sw.counters.add('port-reattached');
+        this.followMac(w);
       },
       () => {
         w.checking = false;
@@ -154,6 +199,22 @@ function goneCount(be: IoBackend): number {
   let n = 0;
   for (const [k, v] of Object.entries(be.counters.snapshot())) if (GONE.test(k)) n += v;
   return n;
+}
+
+function sameMac(a: Uint8Array, b: Uint8Array): boolean {
+  for (let i = 0; i < 6; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** The device's Ethernet address (`link/ether xx:…`), null when it has none or is not there. */
+function linkMac(dev: string, netns: string | undefined): Promise<Uint8Array | null> {
+  const args = [...(netns ? ['-n', netns] : []), '-o', 'link', 'show', 'dev', dev];
+  return new Promise((res) =>
+    execFile('ip', args, (err, out) => {
+      const m = err === null ? /link\/ether ([0-9a-f]{2}(?::[0-9a-f]{2}){5})/.exec(out) : null;
+      res(m ? Uint8Array.from(m[1]!.split(':'), (x) => Number.parseInt(x, 16)) : null);
+    }),
+  );
 }
 
 function linkExists(dev: string, netns: string | undefined): Promise<boolean> {

@@ -13,6 +13,7 @@ import { Batch } from '../packet/batch.ts';
 import { NUD_PROBE, NUD_REACHABLE, NUD_STALE } from '../tunnel/neighbours.ts';
 import { fromHex, hex } from '../wire/bytes.ts';
 import * as ipv6 from '../wire/ipv6.ts';
+import { announceUnderlayMac } from './neighbour-probes.ts';
 import { KIND_GUEST, KIND_UNDERLAY } from './port.ts';
 import { Switch } from './switch.ts';
 
@@ -379,6 +380,94 @@ describe('IPv4 ARP resolution with the waiting queue', { skip }, () => {
       inject(r, 100, f, i);
     }
     assert.equal(r.sw.neighbours.size, 32);
+  });
+});
+
+describe("nvo's underlay MAC changes under a running switch", { skip }, () => {
+  const NEW_MAC = '02:00:00:00:00:99';
+  const mac = (m: string) => fromHex(m.replaceAll(':', ''));
+  const macOf = (f: Uint8Array, at: number) => hex(f.subarray(at, at + 6));
+
+  /** Resolves the peer (ARP or NA from scapy) and returns the first encapsulated frame. */
+  function resolved(r: Rig, family: 4 | 6): Uint8Array {
+    inject(r, 1, guestFrame(1), 1000);
+    r.wire.sent.splice(0);
+    const answer =
+      family === 4
+        ? `Ether(src='${PEER_MAC}',dst='${NVO_MAC}')/ARP(op=2,hwsrc='${PEER_MAC}',psrc='10.0.0.2',hwdst='${NVO_MAC}',pdst='10.0.0.1')`
+        : `Ether(src='${PEER_MAC}',dst='${NVO_MAC}')/IPv6(src='fd00::2',dst='fd00::1',hlim=255)/ICMPv6ND_NA(R=0,S=1,O=1,tgt='fd00::2')/ICMPv6NDOptDstLLAddr(lladdr='${PEER_MAC}')`;
+    inject(r, 100, fromHex(py(`print(bytes(${answer}).hex())`)), 1100);
+    const out = r.wire.sent.splice(0);
+    assert.equal(out.length, 1);
+    return out[0]!;
+  }
+
+  test('IPv4: an ARP announcement (RFC 5227) as scapy builds it, and frames from the new MAC on', () => {
+    const r = rig(4);
+    assert.equal(
+      macOf(resolved(r, 4), 6),
+      NVO_MAC.replaceAll(':', ''),
+      'the cached template has the old MAC',
+    );
+    assert.equal(announceUnderlayMac(r.sw, mac(NEW_MAC)), true);
+    r.sw.flush();
+    const garp = py(
+      `print(bytes(Ether(src='${NEW_MAC}',dst='ff:ff:ff:ff:ff:ff')/ARP(op=1,hwsrc='${NEW_MAC}',psrc='10.0.0.1',hwdst='00:00:00:00:00:00',pdst='10.0.0.1')).hex())`,
+    );
+    assert.deepEqual(sent(r), [garp]);
+    inject(r, 1, guestFrame(2), 1200);
+    const [f] = r.wire.sent.splice(0);
+    assert.equal(macOf(f!, 6), NEW_MAC.replaceAll(':', ''), 'the template was rebuilt');
+    assert.equal(macOf(f!, 0), PEER_MAC.replaceAll(':', ''));
+    // A request for our address is answered with the new MAC.
+    inject(
+      r,
+      100,
+      fromHex(
+        py(
+          `print(bytes(Ether(src='${PEER_MAC}',dst='ff:ff:ff:ff:ff:ff')/ARP(op=1,hwsrc='${PEER_MAC}',psrc='10.0.0.2',pdst='10.0.0.1')).hex())`,
+        ),
+      ),
+      1300,
+    );
+    const reply = py(
+      `print(bytes(Ether(src='${NEW_MAC}',dst='${PEER_MAC}')/ARP(op=2,hwsrc='${NEW_MAC}',psrc='10.0.0.1',hwdst='${PEER_MAC}',pdst='10.0.0.2')).hex())`,
+    );
+    assert.deepEqual(sent(r), [reply]);
+    assert.equal(announceUnderlayMac(r.sw, mac(NEW_MAC)), false, 'the same MAC again: nothing');
+    r.sw.flush();
+    assert.deepEqual(sent(r), []);
+    assert.equal(c(r, 'underlay-mac-changed'), 1);
+    assert.equal(c(r, 'tx-arp-announce'), 1);
+  });
+
+  test('IPv6: an unsolicited NA (RFC 4861 §7.2.6: all-nodes, O set, S clear) as scapy builds it', () => {
+    const r = rig(6);
+    resolved(r, 6);
+    announceUnderlayMac(r.sw, mac(NEW_MAC));
+    r.sw.flush();
+    const na = py(
+      `print(bytes(Ether(src='${NEW_MAC}',dst='33:33:00:00:00:01')/IPv6(src='fd00::1',dst='ff02::1',hlim=255)/ICMPv6ND_NA(R=0,S=0,O=1,tgt='fd00::1')/ICMPv6NDOptDstLLAddr(lladdr='${NEW_MAC}')).hex())`,
+    );
+    assert.deepEqual(sent(r), [na], "fd00::1 once: it is both the tunnel's and the table's");
+    inject(r, 1, guestFrame(2), 1200);
+    assert.equal(macOf(r.wire.sent.splice(0)[0]!, 6), NEW_MAC.replaceAll(':', ''));
+    assert.equal(c(r, 'tx-nd-na-unsolicited'), 1);
+  });
+
+  test("a peer's announcement moves our entry for it: the next frames go to its new MAC", () => {
+    for (const family of [4, 6] as const) {
+      const r = rig(family);
+      resolved(r, family);
+      const announce =
+        family === 4
+          ? `Ether(src='${NEW_MAC}',dst='ff:ff:ff:ff:ff:ff')/ARP(op=1,hwsrc='${NEW_MAC}',psrc='10.0.0.2',hwdst='00:00:00:00:00:00',pdst='10.0.0.2')`
+          : `Ether(src='${NEW_MAC}',dst='33:33:00:00:00:01')/IPv6(src='fd00::2',dst='ff02::1',hlim=255)/ICMPv6ND_NA(R=0,S=0,O=1,tgt='fd00::2')/ICMPv6NDOptDstLLAddr(lladdr='${NEW_MAC}')`;
+      inject(r, 100, fromHex(py(`print(bytes(${announce}).hex())`)), 1200);
+      assert.deepEqual(sent(r), [], `IPv${family}: an announcement is not answered`);
+      inject(r, 1, guestFrame(3), 1300);
+      assert.equal(macOf(r.wire.sent.splice(0)[0]!, 0), NEW_MAC.replaceAll(':', ''), `IPv${family}`);
+    }
   });
 });
 

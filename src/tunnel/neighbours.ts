@@ -163,6 +163,11 @@ export class Neighbours {
     return false;
   }
 
+  /** Something every cached template holds changed outside this table (our own MAC): rebuild them. */
+  invalidate(): void {
+    this.generation++;
+  }
+
   // ---- routes ----
 
   addRoute4(prefix: number, len: number, gateway: number, port: number): void {

@@ -56,6 +56,17 @@ export async function nvoStats(socket: string): Promise<NvoStats> {
   return JSON.parse(r.stdout) as NvoStats;
 }
 
+export interface NvoShow {
+  underlayMac: string;
+  neighbours: { ip: string; mac: string; state: string }[];
+}
+
+/** `nvo show --json` against a running switch. */
+export async function nvoShow(socket: string): Promise<NvoShow> {
+  const r = await run(NVO, ['show', '--socket', socket, '--json']);
+  return JSON.parse(r.stdout) as NvoShow;
+}
+
 export function ioPort(s: NvoStats, name: string): IoPortStats {
   const p = s.io.ports.find((x) => x.name === name || x.name.startsWith(name));
   if (!p) throw new Error(`no io port ${name} in ${JSON.stringify(s.io.ports.map((x) => x.name))}`);

@@ -3,14 +3,15 @@
 // owns it). nvo must stay up, keep its control socket, count the loss by name (`nvo stats`: switch
 // counter port-gone, the io port's state 'gone' and its rx error), and carry traffic again once a device
 // of the same name is back (port-reattached; socket mode needs no re-attach: the socket outlives the
-// device and the kernel routes again when the address returns).
+// device and the kernel routes again when the address returns). Without underlay.mac nvo uses the
+// device's MAC, and follows it when the device comes back with another or is given one while up.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ip, uniqueName, vethPair } from '../../testbed/netns.ts';
 import { startNvoHosts } from '../../testbed/nvo-hosts.ts';
 import * as tb from '../../testbed/testbed.ts';
-import { ioPort, type NvoStats, nvoStats, ping, pingEventually } from './guest-traffic.ts';
+import { ioPort, type NvoStats, nvoShow, nvoStats, ping, pingEventually } from './guest-traffic.ts';
 import { interopSkip } from './skip.ts';
 
 const skip = interopSkip();
@@ -93,6 +94,63 @@ for (const link of ['veth', 'tap'] as const) {
     });
   });
 }
+
+describe("nvo follows its underlay device's MAC (raw underlay, no underlay.mac)", { skip }, () => {
+  test('re-created with another MAC, then given one while up: taken, announced, traffic both ways', {
+    timeout: 120_000,
+  }, async () => {
+    const name = uniqueName('nvom');
+    const t = tb.up({ name, vxlan: null });
+    let hosts: Awaited<ReturnType<typeof startNvoHosts>> | undefined;
+    try {
+      const [h1, h2] = t.hosts as [tb.HostInfo, tb.HostInfo];
+      hosts = await startNvoHosts(t, { encap: 'vxlan', guestMtu: 1400, ownMac: false });
+      const [s1, s2] = hosts.sockets as [string, string];
+      assert.ok(await pingEventually(h1.guestNs!, h2.guestAddr), 'before');
+      const showUntil = async (sock: string, ok: (mac: string, peerMac: string) => boolean) => {
+        const until = Date.now() + 15_000;
+        for (;;) {
+          const s = await nvoShow(sock);
+          const peer = s.neighbours.find((n) => n.ip === (sock === s1 ? h2 : h1).underlayAddr)?.mac ?? '';
+          if (ok(s.underlayMac, peer) || Date.now() > until) return { mac: s.underlayMac, peer };
+          await sleep(200);
+        }
+      };
+
+      // The wire goes and comes back as a new veth pair: both ends get addresses of their own.
+      ip(h1.ns, 'link', 'del', h1.underlayIf);
+      await statsUntil(s1, (x) => ioPort(x, 'ul0').state === 'gone');
+      vethPair(h1.ns, h1.underlayIf, h2.ns, h2.underlayIf, 1500);
+      ip(h1.ns, 'link', 'set', h1.underlayIf, 'address', '02:00:5e:00:01:01');
+      ip(h2.ns, 'link', 'set', h2.underlayIf, 'address', '02:00:5e:00:01:02');
+      ip(h1.ns, 'link', 'set', h1.underlayIf, 'up');
+      ip(h2.ns, 'link', 'set', h2.underlayIf, 'up');
+      let v = await showUntil(s1, (m) => m === '02:00:5e:00:01:01');
+      assert.equal(v.mac, '02:00:5e:00:01:01', "host 1 took its device's new MAC");
+      v = await showUntil(s2, (m) => m === '02:00:5e:00:01:02');
+      assert.equal(v.mac, '02:00:5e:00:01:02', 'host 2 too');
+      assert.ok(await pingEventually(h1.guestNs!, h2.guestAddr), 'traffic again');
+      assert.ok(await ping(h2.guestNs!, h1.guestAddr), 'both ways');
+
+      // Given another address while up (no ENETDOWN, no re-attach): host 2's entry for host 1 follows
+      // from the announcement, well before it would go stale (30 s) and be probed.
+      const changedAt = Date.now();
+      ip(h1.ns, 'link', 'set', 'dev', h1.underlayIf, 'address', '02:00:5e:00:01:03');
+      v = await showUntil(s2, (_m, peer) => peer === '02:00:5e:00:01:03');
+      assert.equal(v.peer, '02:00:5e:00:01:03', "host 2's neighbour entry has host 1's new MAC");
+      assert.ok(Date.now() - changedAt < 10_000, `took ${Date.now() - changedAt} ms`);
+      assert.ok(await ping(h2.guestNs!, h1.guestAddr, 2), 'traffic at once, both ways');
+      assert.ok(await ping(h1.guestNs!, h2.guestAddr, 2));
+      const st = await nvoStats(s1);
+      assert.ok(st.counters['underlay-mac-changed']! >= 2, JSON.stringify(st.counters));
+      assert.ok(st.counters['tx-arp-announce']! >= 2);
+      for (const p of hosts.procs) assert.equal(p.exitCode, null);
+    } finally {
+      await hosts?.stop();
+      tb.down(name);
+    }
+  });
+});
 
 describe('the underlay vanishes under nvo (socket underlay)', { skip }, () => {
   test('send errors counted, no crash; traffic again when the device and address are back', {
