@@ -1,4 +1,4 @@
-// Payload copy (+ checksum) for the segmenters and the coalescer.
+// Payload copy (+ checksum) for the segmenters, the coalescer, fragmentation and reassembly.
 //
 // Measured on this machine (Node 24, 1448-byte payload, same run, loaded box): `set(subarray)` ≈ 150 ns,
 // wire/checksum.ts `sum` (u32 / WASM SIMD) ≈ 220 ns, while a JS 32-bit word copy loop across two slabs
@@ -11,14 +11,21 @@ import { sum } from '../wire/checksum.ts';
 
 const bufferCopy = Buffer.prototype.copy;
 
-// A whole-buffer byte view per ArrayBuffer, for copyWithin inside one slab (made once per slab).
+// A whole-buffer byte view per ArrayBuffer, for copyWithin inside one slab (made once per slab); a
+// one-entry cache answers the usual case (one slab copied within, packet after packet).
 const whole = new WeakMap<ArrayBufferLike, Uint8Array>();
+let lastBuffer: ArrayBufferLike | null = null;
+let lastWhole: Uint8Array | null = null;
 function wholeBytes(b: Uint8Array): Uint8Array {
-  let v = whole.get(b.buffer);
+  const ab = b.buffer;
+  if (ab === lastBuffer) return lastWhole!;
+  let v = whole.get(ab);
   if (v === undefined) {
-    v = new Uint8Array(b.buffer);
-    whole.set(b.buffer, v);
+    v = new Uint8Array(ab);
+    whole.set(ab, v);
   }
+  lastBuffer = ab;
+  lastWhole = v;
   return v;
 }
 

@@ -21,7 +21,7 @@ import type { Packet } from '../packet/packet.ts';
 import type { Pool } from '../packet/pool.ts';
 import * as ipv4 from '../wire/ipv4.ts';
 import { OK } from '../wire/status.ts';
-import { copyBytes } from './reassembly-limits.ts';
+import { copyBytes } from './csum-fast.ts';
 
 export const FRAGMENTED = 0;
 export const FITS = 1;
@@ -103,13 +103,13 @@ export function fragment4(
     const s = p.start;
     const ip = s + l2len;
     const ob = p.buf;
-    copyBytes(ob, s, b, pkt.start, l2len + ipv4.HEADER_LEN);
-    if (k === 0) copyBytes(ob, ip + ipv4.HEADER_LEN, b, l3 + ipv4.HEADER_LEN, hlen1 - ipv4.HEADER_LEN);
+    copyBytes(b, pkt.start, ob, s, l2len + ipv4.HEADER_LEN);
+    if (k === 0) copyBytes(b, l3 + ipv4.HEADER_LEN, ob, ip + ipv4.HEADER_LEN, hlen1 - ipv4.HEADER_LEN);
     else {
       for (let k = 0; k < optLen; k++) ob[ip + ipv4.HEADER_LEN + k] = copiedOpts[k]!;
       ob[ip] = 0x40 | (hl >>> 2);
     }
-    copyBytes(ob, ip + hl, b, payload + done, chunk);
+    copyBytes(b, payload + done, ob, ip + hl, chunk);
     const last = done + chunk === plen;
     ipv4.setTotalLen(ob, ip, hl + chunk);
     ipv4.setIdent(ob, ip, ident);

@@ -23,12 +23,12 @@
 import type { Packet } from '../packet/packet.ts';
 import * as ipv4 from '../wire/ipv4.ts';
 import { OK } from '../wire/status.ts';
+import { copyBytes } from './csum-fast.ts';
 import { combineEcn, ECN_CE } from './ecn-frag.ts';
 import { DUPLICATE, FULL, OVERLAP } from './holes.ts';
 import { DONE, DROP, HELD, PASS, Reassembler } from './reassembler.ts';
 import {
   AUX_WORDS,
-  copyBytes,
   DEFAULT_CONFIG,
   FRONT,
   POISONED,
@@ -140,13 +140,13 @@ export class Ipv4Reassembler extends Reassembler {
     }
     if (added === OVERLAP) return this.kill(i, D_OVERLAP);
     if (added === FULL || ++t.pieces[i]! > t.config.maxPieces) return this.kill(i, D_TOO_MANY);
-    copyBytes(buf.buf, base + off, b, l3 + hlen, plen);
+    copyBytes(b, l3 + hlen, buf.buf, base + off, plen);
     const a = i * AUX_WORDS;
     t.aux[a + A_ECN]! |= 1 << (b[l3 + 1]! & 3);
     if (off === 0) {
       t.aux[a + A_HLEN] = hlen;
       t.aux[a + A_L2LEN] = l2len;
-      copyBytes(buf.buf, base - hlen - l2len, b, pkt.start, l2len + hlen);
+      copyBytes(b, pkt.start, buf.buf, base - hlen - l2len, l2len + hlen);
     }
     const fin = t.total[i]!;
     if (fin < 0 || !r.complete(fin)) return HELD;

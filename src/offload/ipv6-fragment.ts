@@ -22,8 +22,8 @@ import type { Packet } from '../packet/packet.ts';
 import type { Pool } from '../packet/pool.ts';
 import { setU16, setU32, u16 } from '../wire/bytes.ts';
 import * as ipProto from '../wire/ip-proto.ts';
+import { copyBytes } from './csum-fast.ts';
 import { FITS, FRAGMENTED, MALFORMED, MTU_TOO_SMALL, NO_BUFFERS } from './ipv4-fragment.ts';
-import { copyBytes } from './reassembly-limits.ts';
 
 export { FITS, FRAGMENTED, MALFORMED, MTU_TOO_SMALL, NO_BUFFERS };
 export const CHAIN_TOO_LONG = 6;
@@ -114,14 +114,14 @@ export function fragment6(pkt: Packet, mtu: number, id: number, pool: Pool, out:
     const s = p.start;
     const ip = s + l2len;
     const ob = p.buf;
-    copyBytes(ob, s, b, pkt.start, l2len + unfrag);
+    copyBytes(b, pkt.start, ob, s, l2len + unfrag);
     ob[nhAt - l3 + ip] = ipProto.FRAGMENT;
     const fh = ip + unfrag;
     ob[fh] = firstNh;
     ob[fh + 1] = 0;
     setU16(ob, fh + 2, done | (done + chunk < flen ? 1 : 0));
     setU32(ob, fh + 4, id);
-    copyBytes(ob, fh + FRAG_HEADER_LEN, b, l3 + unfrag + done, chunk);
+    copyBytes(b, l3 + unfrag + done, ob, fh + FRAG_HEADER_LEN, chunk);
     setU16(ob, ip + 4, unfrag - HEADER_LEN + FRAG_HEADER_LEN + chunk);
     p.end = fh + FRAG_HEADER_LEN + chunk;
     p.l2 = s;

@@ -19,13 +19,13 @@
 // which would have been sent. Ownership as in ipv4-reassemble.ts.
 import type { Packet } from '../packet/packet.ts';
 import { setU16, u16, u32 } from '../wire/bytes.ts';
+import { copyBytes } from './csum-fast.ts';
 import { combineEcn, ECN_CE } from './ecn-frag.ts';
 import { DUPLICATE, FULL, OVERLAP } from './holes.ts';
 import { FRAG_HEADER_LEN, HEADER_LEN, upperMin, walkChain } from './ipv6-fragment.ts';
 import { DONE, DROP, HELD, PASS, Reassembler } from './reassembler.ts';
 import {
   AUX_WORDS,
-  copyBytes,
   DEFAULT_CONFIG,
   FRONT,
   POISONED,
@@ -155,7 +155,7 @@ export class Ipv6Reassembler extends Reassembler {
     }
     if (added === OVERLAP) return this.kill(i, D_OVERLAP);
     if (added === FULL || ++t.pieces[i]! > t.config.maxPieces) return this.kill(i, D_TOO_MANY);
-    copyBytes(buf.buf, base + off, b, start, flen);
+    copyBytes(b, start, buf.buf, base + off, flen);
     const a = i * AUX_WORDS;
     t.aux[a + A_ECN]! |= 1 << ((b[l3 + 1]! >>> 4) & 3); // traffic class = bits 4..11 of the first word
     if (off === 0) {
@@ -164,7 +164,7 @@ export class Ipv6Reassembler extends Reassembler {
       t.aux[a + A_L2LEN] = l2len;
       t.aux[a + A_NHAT] = nhAt - l3;
       t.aux[a + A_NH] = b[fh]!;
-      copyBytes(buf.buf, base - unfrag - l2len, b, pkt.start, l2len + unfrag);
+      copyBytes(b, pkt.start, buf.buf, base - unfrag - l2len, l2len + unfrag);
     }
     const fin = t.total[i]!;
     if (fin < 0 || !r.complete(fin)) return HELD;

@@ -26,7 +26,7 @@ import type { Pool } from '../packet/pool.ts';
 import { setU16, setU32, u16 } from '../wire/bytes.ts';
 import { checksum, pseudoSum6 } from '../wire/checksum.ts';
 import * as icmpv4 from '../wire/icmpv4.ts';
-import { copyBytes } from './reassembly-limits.ts';
+import { copyBytes } from './csum-fast.ts';
 
 export const FITS = 0;
 export const ICMP_SENT = 1; //     `out` holds the error, addressed to the guest
@@ -159,9 +159,9 @@ export class PmtuResponder {
     const s = o.start;
     const l2len = l3 - pkt.start;
     // L2: destination = the guest's source MAC, source = the MAC the guest sent to (VLAN tag kept).
-    copyBytes(ob, s, b, pkt.start + 6, 6);
-    copyBytes(ob, s + 6, b, pkt.start, 6);
-    copyBytes(ob, s + 12, b, pkt.start + 12, l2len - 12);
+    copyBytes(b, pkt.start + 6, ob, s, 6);
+    copyBytes(b, pkt.start, ob, s + 6, 6);
+    copyBytes(b, pkt.start + 12, ob, s + 12, l2len - 12);
     const ip = s + l2len;
     const avail = pkt.end - l3;
     if (isV4) {
@@ -174,14 +174,14 @@ export class PmtuResponder {
       ob[ip + 8] = b[l3 + 8]!;
       ob[ip + 9] = 1;
       setU16(ob, ip + 10, 0);
-      copyBytes(ob, ip + 12, b, l3 + 16, 4);
-      copyBytes(ob, ip + 16, b, l3 + 12, 4);
+      copyBytes(b, l3 + 16, ob, ip + 12, 4);
+      copyBytes(b, l3 + 12, ob, ip + 16, 4);
       setU16(ob, ip + 10, checksum(ob, ip, ip + 20));
       ob[ic] = icmpv4.DEST_UNREACH;
       ob[ic + 1] = icmpv4.UNREACH_FRAG_NEEDED;
       setU32(ob, ic + 2, 0); // checksum + unused
       setU16(ob, ic + 6, mtu);
-      copyBytes(ob, ic + 8, b, l3, q);
+      copyBytes(b, l3, ob, ic + 8, q);
       setU16(ob, ic + 2, checksum(ob, ic, ic + 8 + q));
       o.end = ic + 8 + q;
       o.l4 = ic;
@@ -192,13 +192,13 @@ export class PmtuResponder {
       setU16(ob, ip + 4, 8 + q);
       ob[ip + 6] = 58;
       ob[ip + 7] = b[l3 + 7]!;
-      copyBytes(ob, ip + 8, b, l3 + 24, 16);
-      copyBytes(ob, ip + 24, b, l3 + 8, 16);
+      copyBytes(b, l3 + 24, ob, ip + 8, 16);
+      copyBytes(b, l3 + 8, ob, ip + 24, 16);
       ob[ic] = 2;
       ob[ic + 1] = 0;
       setU16(ob, ic + 2, 0);
       setU32(ob, ic + 4, mtu);
-      copyBytes(ob, ic + 8, b, l3, q);
+      copyBytes(b, l3, ob, ic + 8, q);
       setU16(ob, ic + 2, checksum(ob, ic, ic + 8 + q, pseudoSum6(ob, ip + 8, ip + 24, 58, 8 + q)));
       o.end = ic + 8 + q;
       o.l4 = ic;

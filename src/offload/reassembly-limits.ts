@@ -128,7 +128,7 @@ export class ReassemblyTable {
   readonly ranges: RangeSet[];
   readonly counters: Counters;
   inUse = 0;
-  private readonly hashes: Uint32Array;
+  private readonly hashes: Int32Array;
   private readonly heads: Int32Array;
   private readonly next: Int32Array;
   private readonly freeList: Int32Array;
@@ -155,7 +155,7 @@ export class ReassemblyTable {
     const store = new Uint32Array(cap * pieces * 2);
     for (let i = 0; i < cap; i++)
       this.ranges.push(new RangeSet(pieces, store.subarray(i * pieces * 2, (i + 1) * pieces * 2)));
-    this.hashes = new Uint32Array(cap);
+    this.hashes = new Int32Array(cap);
     let nb = 1;
     while (nb < cap * 2) nb <<= 1;
     this.mask = nb - 1;
@@ -183,7 +183,8 @@ export class ReassemblyTable {
     h ^= h >>> 16;
     h = Math.imul(h, 0x85ebca6b);
     h ^= h >>> 13;
-    return h >>> 0;
+    // Signed: an int32 stays a small integer, where h >>> 0 above 2^31 is a heap number (16 B) per call.
+    return h | 0;
   }
 
   private keyEquals(i: number): boolean {
@@ -318,45 +319,6 @@ export class ReassemblyTable {
       }
     return n;
   }
-}
-
-// Whole-slab views, one per ArrayBuffer, made once: a copy between two slots of one slab is then a
-// copyWithin on that view (a memmove, no object allocated). A one-entry cache answers the usual case.
-const slabViews = new WeakMap<ArrayBufferLike, Uint8Array>();
-let lastSlab: ArrayBufferLike | null = null;
-let lastView: Uint8Array | null = null;
-
-function slabView(buf: ArrayBufferLike): Uint8Array {
-  if (buf === lastSlab) return lastView!;
-  let v = slabViews.get(buf);
-  if (v === undefined) {
-    v = new Uint8Array(buf);
-    slabViews.set(buf, v);
-  }
-  lastSlab = buf;
-  lastView = v;
-  return v;
-}
-
-/**
- * Copies src[so, so + len) to dst[d…] (distinct slots). Headers (≤ 64 bytes) go byte by byte: as fast
- * as a memcpy at that size and allocation-free. Longer runs between slots of ONE slab (pools sharing a
- * slab via Pool's `slab`/`slabOffset`, and ReassemblyMemory's) are a copyWithin on the slab's view:
- * allocation-free. Between two slabs they go through set(subarray()), a memcpy at the price of one
- * short-lived view object — JavaScript has no allocation-free memcpy between two ArrayBuffers
- * (Buffer#copy and DataView word loops measured no better, a byte loop 20× slower at 1,480 B).
- */
-export function copyBytes(dst: Uint8Array, d: number, src: Uint8Array, so: number, len: number): void {
-  if (len <= 64) {
-    for (let i = 0; i < len; i++) dst[d + i] = src[so + i]!;
-    return;
-  }
-  if (dst.buffer === src.buffer) {
-    const from = src.byteOffset + so;
-    slabView(dst.buffer).copyWithin(dst.byteOffset + d, from, from + len);
-    return;
-  }
-  dst.set(src.subarray(so, so + len), d);
 }
 
 /** True when dst[d, d + len) equals src[so, so + len) (telling a duplicate from a rewrite). */

@@ -31,11 +31,11 @@ import { pseudoSum4, pseudoSum6 } from '../wire/checksum.ts';
 import * as ipv4 from '../wire/ipv4.ts';
 import { OK, TRUNCATED, UNSUPPORTED } from '../wire/status.ts';
 import * as sttTcp from '../wire/stt-tcp.ts';
+import { copyBytes } from './csum-fast.ts';
 import { DUPLICATE, FULL, OVERLAP } from './holes.ts';
 import { DONE, DROP, HELD, Reassembler } from './reassembler.ts';
 import {
   AUX_WORDS,
-  copyBytes,
   DEFAULT_CONFIG,
   FRONT,
   POISONED,
@@ -200,7 +200,7 @@ export class SttReassembler extends Reassembler {
       // frame leaves in place. Linux's veth GRO delivers nvo's STT frames this way (the GRO'd head
       // of 44 segments, ~64 KB, after the last segment, which the sender's GSO left owned by the
       // AF_PACKET socket, so GRO keeps it apart): one copy of ≤ 1 segment instead of the head's 64 KB.
-      copyBytes(b, data + len, buf.buf, base + len, total - len);
+      copyBytes(buf.buf, base + len, b, data + len, total - len);
       const ce = t.aux[a + A_CE]! !== 0;
       t.remove(i);
       this.fillMeta(pkt, b, l3, ver, ce ? tos | 3 : tos, ttl, ports);
@@ -212,7 +212,7 @@ export class SttReassembler extends Reassembler {
       v[OUT_FRAME]!++;
       return FRAME;
     }
-    copyBytes(buf.buf, base + off, b, data, len);
+    copyBytes(b, data, buf.buf, base + off, len);
     if (off === 0) {
       t.aux[a + A_TOS] = tos;
       t.aux[a + A_TTL] = ttl;

@@ -29,7 +29,7 @@ import type { Pool } from '../packet/pool.ts';
 import { setU16, setU32 } from '../wire/bytes.ts';
 import { fold, pseudoSum4, pseudoSum6 } from '../wire/checksum.ts';
 import * as sttTcp from '../wire/stt-tcp.ts';
-import { copyBytes } from './reassembly-limits.ts';
+import { copyBytes } from './csum-fast.ts';
 
 export const SEGMENTED = 0;
 export const IN_PLACE = 1;
@@ -183,7 +183,7 @@ export class SttSegmenter {
       this.writeHeaders(ob, s, sport, id, len, off, chunk, k === n - 1);
       const l3 = s + c.l2.length;
       const l4 = l3 + this.ipLen;
-      copyBytes(ob, l4 + sttTcp.HEADER_LEN, frame.buf, frame.start + off, chunk);
+      copyBytes(frame.buf, frame.start + off, ob, l4 + sttTcp.HEADER_LEN, chunk);
       p.end = l4 + sttTcp.HEADER_LEN + chunk;
       p.l2 = s;
       p.l3 = l3;
