@@ -3,9 +3,11 @@
 //
 //   → {"cmd":"flows.add","flow":"priority=10,in_port=1,actions=output:2"}
 //   ← {"ok":true,"result":…}  or  {"ok":false,"error":"…"}
+
 import { mkdirSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { dirname } from 'node:path';
+import { clockMs } from '../datapath/clock.ts';
 import { packetIns } from '../datapath/packet-in.ts';
 import { KIND_NAMES } from '../datapath/port.ts';
 import type { Switch } from '../datapath/switch.ts';
@@ -14,6 +16,7 @@ import { LEVEL_NAMES } from '../flow/cache.ts';
 import { formatFlow } from '../flow/ofctl-format.ts';
 import { parseFlow } from '../flow/ofctl-parse.ts';
 import { fromHex } from '../wire/bytes.ts';
+import { gcStats } from './gc-watch.ts';
 import { subscribe } from './packet-in-feed.ts';
 
 export type Request =
@@ -31,7 +34,7 @@ export type Request =
 export const ioStats = new WeakMap<Switch, () => unknown>();
 
 /** Handles one request against the switch (also used directly by tests and the in-process demo). */
-export function handle(sw: Switch, req: Request, now = Date.now()): unknown {
+export function handle(sw: Switch, req: Request, now = clockMs()): unknown {
   const opts = { portByName: sw.portByName };
   const fmt = { portName: (n: number) => sw.port(n)?.name };
   switch (req.cmd) {
@@ -82,6 +85,8 @@ export function handle(sw: Switch, req: Request, now = Date.now()): unknown {
     case 'stats':
       return {
         counters: sw.counters.snapshot(),
+        /** Garbage collections since start and the heap in use (gc-watch.ts). */
+        process: { gc: gcStats() },
         cache: {
           emcHits: sw.cache.emcHits,
           emcBypass: sw.cache.emcBypass,

@@ -13,6 +13,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import type { Server } from 'node:net';
+import { clockMs } from '../datapath/clock.ts';
 import { SocketInput } from '../datapath/socket-underlay.ts';
 import type { Switch } from '../datapath/switch.ts';
 import { AfPacketPort } from '../io/af-packet.ts';
@@ -27,6 +28,7 @@ import { Pool, SMALL_SLOT, SUPER_SLOT } from '../packet/pool.ts';
 import { buildSwitch, type PortRequest } from './build-switch.ts';
 import { type Config, defaultSocket } from './config.ts';
 import { ioStats, serveControl } from './control-server.ts';
+import { stopGcWatch, watchGc } from './gc-watch.ts';
 import { PortWatch } from './port-watch.ts';
 
 export interface Running {
@@ -206,13 +208,13 @@ export function startDaemon(cfg: Config, o: DaemonOptions = {}): Running {
         r.socket!.tunnels.map((t) => sw.port(t)!),
       );
       return (_p, batch) => {
-        input.receive(batch, Date.now());
+        input.receive(batch, clockMs());
         sw.flush();
       };
     }
     const port = sw.port(name)!;
     return (_p, batch) => {
-      sw.receive(port.no, batch, Date.now());
+      sw.receive(port.no, batch, clockMs());
       sw.flush();
     };
   };
@@ -238,10 +240,11 @@ export function startDaemon(cfg: Config, o: DaemonOptions = {}): Running {
       );
   }
   const timer = setInterval(() => {
-    sw.tick(Date.now());
+    sw.tick(clockMs());
     watch.tick();
   }, 1000);
   const socket = defaultSocket(cfg);
+  watchGc();
   const server = serveControl(sw, socket);
   ioStats.set(sw, () => ({
     ports: [...byName].map(
@@ -253,6 +256,7 @@ export function startDaemon(cfg: Config, o: DaemonOptions = {}): Running {
     if (stopped) return;
     stopped = true;
     clearInterval(timer);
+    stopGcWatch();
     poller.close();
     server.close();
     rmSync(socket, { force: true });

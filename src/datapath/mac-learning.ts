@@ -8,6 +8,7 @@
 // read straight from the frame: no MAC ever becomes a JS number above 2^31 (which V8 boxes), so learning
 // and lookup allocate nothing. Linear probing at ≤ 50 % load; aging and port flushes rebuild the table
 // (timer / control path), so there are no tombstones.
+import { clockMs } from './clock.ts';
 
 export const DEFAULT_AGING_MS = 300_000;
 export const DEFAULT_MAX_ENTRIES = 8192;
@@ -239,7 +240,7 @@ export class MacLearning {
     this.rebuild((i) => this.ports[i] !== port);
   }
 
-  dump(now = Date.now()): { domain: number; mac: string; port: number; remote: string; ageMs: number }[] {
+  dump(now = clockMs()): { domain: number; mac: string; port: number; remote: string; ageMs: number }[] {
     const out: { domain: number; mac: string; port: number; remote: string; ageMs: number }[] = [];
     for (let i = 0; i <= this.mask; i++) {
       if (this.kDomain[i] === EMPTY) continue;

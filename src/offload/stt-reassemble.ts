@@ -149,7 +149,9 @@ export class SttReassembler extends Reassembler {
     const off = sttTcp.fragOffset(b, l4);
     const data = l4 + sttTcp.HEADER_LEN;
     const len = ipEnd - data;
-    const ports = u32(b, l4);
+    // Source | destination port as an int32: an ephemeral source port sets bit 31, and a uint32 above
+    // 2^31 would be a heap number per segment wherever it crosses a call.
+    const ports = u32(b, l4) | 0;
 
     if (off === 0 && len === total) {
       v[IN_WHOLE]!++;
@@ -229,7 +231,7 @@ export class SttReassembler extends Reassembler {
       ver,
       t.aux[a + A_TOS]! | (t.aux[a + A_CE] ? 3 : 0),
       t.aux[a + A_TTL]!,
-      t.aux[a + A_PORTS]! >>> 0,
+      t.aux[a + A_PORTS]!,
     );
     o.start = base;
     o.end = base + total;

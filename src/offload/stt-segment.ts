@@ -88,7 +88,7 @@ export class SttSegmenter {
   readonly config: SttTxConfig;
   /** Next outer IPv4 ID. */
   ipId: number;
-  /** Next frame identifier (ACK). */
+  /** Next frame identifier (ACK), as an int32: one above 2^31 held as a uint32 was a heap number per frame. */
   frameId: number;
   private readonly ipLen: number;
   private readonly hdr: Uint8Array;
@@ -97,7 +97,7 @@ export class SttSegmenter {
   constructor(config: Partial<SttTxConfig> = {}) {
     this.config = { ...defaultTxConfig(), ...config };
     this.ipId = (Math.random() * 0x10000) >>> 0;
-    this.frameId = (Math.random() * 0x100000000) >>> 0;
+    this.frameId = (Math.random() * 0x100000000) | 0;
     const c = this.config;
     this.ipLen = c.ipVersion === 4 ? 20 : 40;
     // Template: L2 + IP + TCP, with per-packet fields patched later.
@@ -150,7 +150,7 @@ export class SttSegmenter {
     if (fits || (tso && this.ipLen + sttTcp.HEADER_LEN + len <= 0xffff)) {
       if (frame.start < this.hdrLen) return NO_HEADROOM;
       if (out.full) return NO_BUFFERS;
-      this.frameId = (id + 1) >>> 0;
+      this.frameId = (id + 1) | 0;
       const s = frame.start - this.hdrLen;
       this.writeHeaders(frame.buf, s, sport, id, len, 0, len, true);
       frame.start = s;
@@ -174,7 +174,7 @@ export class SttSegmenter {
     const n = Math.ceil(len / seg);
     if (pool.available < n || out.capacity - out.count < n) return NO_BUFFERS;
     if (pool.slotSize - pool.headroom < this.hdrLen + seg) return MTU_TOO_SMALL;
-    this.frameId = (id + 1) >>> 0;
+    this.frameId = (id + 1) | 0;
     for (let k = 0, off = 0; k < n; k++, off += seg) {
       const chunk = Math.min(seg, len - off);
       const p = pool.alloc()!;
