@@ -42,6 +42,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { request } from '../../src/control/control-client.ts';
 import { iperf } from '../../testbed/iperf.ts';
 import {
   getOffloads,
@@ -66,6 +67,8 @@ interface Bed {
   b: { ns: string; addr: string };
   /** Processes doing the switching in user space (nvo, ovs-vswitchd), for CPU seconds per GB. */
   pids?: number[];
+  /** nvo's control sockets, for its garbage collections during a run (`nvo stats` process.gc). */
+  sockets?: string[];
   close(): Promise<void>;
 }
 
@@ -77,6 +80,24 @@ function cpuSeconds(pid: number, userOnly = false): number {
   } catch {
     return 0;
   }
+}
+
+interface GcSample {
+  collections: number;
+  ms: number;
+  heapUsed: number;
+}
+
+/** Every nvo process's GC counters (gc-watch.ts via `nvo stats`), summed. */
+async function nvoGc(sockets: string[]): Promise<GcSample> {
+  const sum: GcSample = { collections: 0, ms: 0, heapUsed: 0 };
+  for (const s of sockets) {
+    const g = ((await request(s, { cmd: 'stats' })) as { process: { gc: GcSample } }).process.gc;
+    sum.collections += g.collections;
+    sum.ms += g.ms;
+    sum.heapUsed += g.heapUsed;
+  }
+  return sum;
 }
 
 /**
@@ -166,6 +187,7 @@ function nvo(encap: string, uso: boolean, underlay: 'raw' | 'socket' = 'raw') {
       return {
         ...guests(t),
         pids: hosts.procs.map((p) => p.pid!),
+        sockets: hosts.sockets,
         close: async () => {
           await hosts.stop();
           tb.down(name);
@@ -361,6 +383,8 @@ async function main(): Promise<void> {
     hostPerGB: number[];
     /** The nvo processes' user-space seconds per GB: the JS, libuv and the addon's own work. */
     userPerGB: number[];
+    /** nvo only, per run: collections, GC ms and heap growth summed over its processes, and the run's ms. */
+    gc: (GcSample & { runMs: number; processes: number; mb: number })[];
     retransmits: number[];
     /** The sending guest's eth0 as the kernel reports it (linkKind): 'veth' or 'tap'. */
     guest: string;
@@ -375,6 +399,7 @@ async function main(): Promise<void> {
     const cpu: number[] = [];
     const host: number[] = [];
     const user: number[] = [];
+    const gcs: (GcSample & { runMs: number; processes: number; mb: number })[] = [];
     const retx: number[] = [];
     const kinds = new Set<string>();
     for (let i = 0; i < runs; i++) {
@@ -385,9 +410,21 @@ async function main(): Promise<void> {
           if (warmup > 0) await iperf(bed.a.ns, bed.b.ns, bed.b.addr, { seconds: warmup });
           const pids = bed.pids ?? [];
           const sum = (userOnly: boolean) => pids.reduce((a, pid) => a + cpuSeconds(pid, userOnly), 0);
+          const g0 = bed.sockets ? await nvoGc(bed.sockets) : null;
           const [c0, u0, h0] = [sum(false), sum(true), hostBusySeconds()];
           const r = await iperf(bed.a.ns, bed.b.ns, bed.b.addr, { seconds });
           const [c1, u1, h1] = [sum(false), sum(true), hostBusySeconds()];
+          if (g0 && bed.sockets) {
+            const g1 = await nvoGc(bed.sockets);
+            gcs.push({
+              collections: g1.collections - g0.collections,
+              ms: g1.ms - g0.ms,
+              heapUsed: g1.heapUsed - g0.heapUsed,
+              runMs: r.seconds * 1000,
+              processes: bed.sockets.length,
+              mb: (r.bitsPerSecond * r.seconds) / 8e6,
+            });
+          }
           const gb = (r.bitsPerSecond * r.seconds) / 8e9;
           xs.push(r.bitsPerSecond);
           retx.push(r.retransmits);
@@ -412,6 +449,7 @@ async function main(): Promise<void> {
       cpuPerGB: cpu,
       hostPerGB: host,
       userPerGB: user,
+      gc: gcs,
       retransmits: retx,
       guest: [...kinds].join('/'),
     });
@@ -471,6 +509,22 @@ async function main(): Promise<void> {
       const ceiling = r.userPerGB.length && h > u ? g((r.median * h) / (h - u)) : '-';
       console.log(
         `${r.path.padEnd(16)} ${g(r.median).padStart(15)}  ${range.padEnd(14)}  ${(ref ? `${(r.median / ref).toFixed(2)}×` : '-').padStart(15)}  ${f2(r.cpuPerGB).padStart(8)}  ${f2(r.hostPerGB).padStart(9)}  ${f2(r.userPerGB).padStart(4)}  ${ceiling.padStart(7)}  ${r.retransmits.join('/').padEnd(10)}  ${r.guest.padEnd(5)}  ${r.note}`,
+      );
+    }
+  }
+  const withGc = rows.filter((r) => r.gc.length);
+  if (withGc.length) {
+    // The data path allocates nothing per packet (performance.md G1: GC < 1 % of wall time): each nvo
+    // process's collections during the measured iperf3 run, summed over the processes, median run.
+    // heap: growth of V8's heap over the run (no collection in between: everything allocated). What
+    // is left (2026-11-26, sampling heap profiler) is ~16 B per event-loop wake-up, outside any JS
+    // frame (V8 API), not per packet; per 64 KB guest frame it is some 100 B over both hosts.
+    console.log('\nnvo garbage collection during the measured run (all nvo processes, median run by GC ms)');
+    for (const r of withGc) {
+      const g = [...r.gc].sort((a, b) => a.ms - b.ms)[r.gc.length >> 1]!;
+      const share = (100 * g.ms) / (g.runMs * g.processes);
+      console.log(
+        `${r.path.padEnd(16)} ${String(g.collections).padStart(4)} collections  ${g.ms.toFixed(1).padStart(7)} ms  ${share.toFixed(3)} % of each process's run time  heap ${g.heapUsed >= 0 ? '+' : ''}${(g.heapUsed / 1024).toFixed(0)} KiB (${(g.heapUsed / g.mb).toFixed(0)} B per MB carried)`,
       );
     }
   }
