@@ -11,6 +11,7 @@ import { ConfigError, validateConfig } from '../../src/control/config.ts';
 import { request } from '../../src/control/control-client.ts';
 import { serveControl } from '../../src/control/control-server.ts';
 import { frameFromFlow } from '../../src/control/frame-from-flow.ts';
+import { clockMs } from '../../src/datapath/clock.ts';
 import { formatIpv6, hex, parseIpv6 } from '../../src/wire/bytes.ts';
 import { addr as ipv6Addr } from '../../src/wire/ipv6.ts';
 import { haveScapy, scapy } from '../harness/tools.ts';
@@ -136,6 +137,24 @@ describe('control channel', () => {
       assert.equal(((await request(path, { cmd: 'flows.dump' })) as string[]).length, 1);
       const stats = (await request(path, { cmd: 'stats' })) as { ports: unknown[] };
       assert.equal(stats.ports.length, 3);
+    } finally {
+      server.close();
+    }
+  });
+
+  test("config flows live on the daemon's clock: a hard timeout is counted from start, the dump's duration is ~0", async () => {
+    // The daemon ticks and answers with clockMs(); config flows are added before the first tick (at 0).
+    // With Date.now() as the clock they were 1.8e9 s old at once: expired by the first tick.
+    const cfg = validateConfig({ ...CONFIG, flows: ['priority=5,hard_timeout=30,actions=drop'] });
+    const sw = buildSwitch(cfg, memOpen);
+    sw.tick(clockMs());
+    const path = join(dir, 'clock.sock');
+    const server = serveControl(sw, path);
+    try {
+      const dump = (await request(path, { cmd: 'flows.dump' })) as string[];
+      assert.equal(dump.length, 1, 'not expired by the first tick');
+      const secs = Number(/duration=([\d.]+)s/.exec(dump[0]!)![1]);
+      assert.ok(secs < 60, dump[0]);
     } finally {
       server.close();
     }
