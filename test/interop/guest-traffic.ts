@@ -79,10 +79,26 @@ export async function capture(
   dev: string,
   file: string,
   snaplen = 0,
+  direction: 'in' | 'out' | 'inout' = 'inout',
 ): Promise<{ stop(): Promise<void> }> {
   const p: ChildProcess = spawn(
     'ip',
-    ['netns', 'exec', ns, 'tcpdump', '-i', dev, '-s', String(snaplen), '-U', '-w', file, 'ip or ip6'],
+    [
+      'netns',
+      'exec',
+      ns,
+      'tcpdump',
+      '-i',
+      dev,
+      '-Q',
+      direction,
+      '-s',
+      String(snaplen),
+      '-U',
+      '-w',
+      file,
+      'ip or ip6',
+    ],
     {
       stdio: 'ignore',
     },

@@ -29,9 +29,11 @@ async function bench(...args: string[]): Promise<Map<string, Row>> {
   );
   const rows = new Map<string, Row>();
   for (const line of stdout.split('\n')) {
-    // "nvo-stt   4.46  4.46..4.46   0.86×   2.33  0   tap    STT, …" (CPU s/GB is '-' for kernel rows)
-    const m = line.match(/^(\S+)\s+(\d+\.\d+)\s+\S+\s+\S+\s+\S+\s+\S+\s+(veth|tap)\s/);
-    if (m) rows.set(m[1]!, { gbits: Number(m[2]), guest: m[3]! });
+    // "nvo-stt   4.46  4.46..4.46   0.86×   2.33   2.91  0.65  5.94  0   tap    STT, …" (the CPU columns
+    // are '-' for kernel rows): the guest is the first column after the Gbit/s that is a link kind.
+    const t = line.trim().split(/\s+/);
+    const guest = t.slice(2).find((x) => x === 'veth' || x === 'tap');
+    if (t.length > 2 && /^\d+\.\d+$/.test(t[1]!) && guest) rows.set(t[0]!, { gbits: Number(t[1]), guest });
   }
   return rows;
 }
