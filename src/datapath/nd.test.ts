@@ -347,6 +347,48 @@ describe('IPv4 ARP resolution with the waiting queue', { skip }, () => {
     assert.equal(r.sw.neighbours.get4(0x0a000002)!.state, NUD_REACHABLE);
   });
 
+  test('a 192.168/16 underlay (addresses above 2^31 as uint32): resolved, answered, sent, dumped', () => {
+    const sw = new Switch({ name: 't', underlayMac: NVO_MAC, gro: false });
+    const [wire, peer] = memoryLink({ keepSent: 64 });
+    const [, guestPort] = memoryLink();
+    sw.addPort('ul0', KIND_UNDERLAY, { no: 100, sink: wire });
+    sw.addPort('g1', KIND_GUEST, { no: 1, sink: guestPort });
+    sw.addTunnel(
+      { name: 'vx0', encap: 'vxlan', localIp: '192.168.0.1', remoteIp: '192.168.0.2', key: 42 },
+      { no: 10 },
+    );
+    sw.neighbours.addRoute4(0xc0a80000, 24, 0, 100);
+    sw.addFlow(parseFlow('priority=1,in_port=1,actions=output:10', { portByName: sw.portByName }));
+    const r: Rig = { sw, wire, peer, guest: guestPort, guestPool: guestPort };
+    inject(r, 1, guestFrame(1), 1000);
+    const req = py(
+      `print(bytes(Ether(src='${NVO_MAC}',dst='ff:ff:ff:ff:ff:ff')/ARP(op=1,hwsrc='${NVO_MAC}',psrc='192.168.0.1',hwdst='00:00:00:00:00:00',pdst='192.168.0.2')).hex())`,
+    );
+    assert.deepEqual(sent(r), [req]);
+    const reply = py(
+      `print(bytes(Ether(src='${PEER_MAC}',dst='${NVO_MAC}')/ARP(op=2,hwsrc='${PEER_MAC}',psrc='192.168.0.2',hwdst='${NVO_MAC}',pdst='192.168.0.1')).hex())`,
+    );
+    inject(r, 100, fromHex(reply), 1100);
+    const out = r.wire.sent.splice(0);
+    assert.equal(out.length, 1, 'the waiting frame went out');
+    assert.equal(hex(out[0]!.subarray(0, 6)), PEER_MAC.replaceAll(':', ''));
+    assert.equal(sw.neighbours.get4(0xc0a80002)?.state, NUD_REACHABLE, 'found by its uint32');
+    assert.deepEqual(
+      sw.neighbours.dump().map((e) => e.ip),
+      ['192.168.0.2'],
+    );
+    // A request for our address is ours (localIps4 holds it as the tunnel's uint32).
+    const ask = py(
+      `print(bytes(Ether(src='${PEER_MAC}',dst='ff:ff:ff:ff:ff:ff')/ARP(op=1,hwsrc='${PEER_MAC}',psrc='192.168.0.2',pdst='192.168.0.1')).hex())`,
+    );
+    inject(r, 100, fromHex(ask), 1200);
+    const answer = py(
+      `print(bytes(Ether(src='${NVO_MAC}',dst='${PEER_MAC}')/ARP(op=2,hwsrc='${NVO_MAC}',psrc='192.168.0.1',hwdst='${PEER_MAC}',pdst='192.168.0.2')).hex())`,
+    );
+    assert.deepEqual(sent(r), [answer]);
+    assert.deepEqual([...sw.localIps4], [0xc0a80001]);
+  });
+
   test('ARP between other hosts is not learned; a request for us is answered and learned', () => {
     const r = rig(4);
     const [other, forUs] = py(

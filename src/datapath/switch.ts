@@ -35,6 +35,7 @@ import { Batch } from '../packet/batch.ts';
 import { Counters } from '../packet/counters.ts';
 import type { Packet } from '../packet/packet.ts';
 import { Pool, SMALL_SLOT, SUPER_SLOT } from '../packet/pool.ts';
+import { Ipv4Set } from '../tunnel/ipv4-set.ts';
 import { Neighbours } from '../tunnel/neighbours.ts';
 import { type TunnelConfig, TunnelPort } from '../tunnel/tunnel-port.ts';
 import { OK } from '../wire/status.ts';
@@ -95,7 +96,7 @@ export class Switch {
   readonly vteps = new Map<number, Uint8Array[]>();
   readonly underlayMac = new Uint8Array(6);
   /** Addresses nvo owns on the underlay (IPv4 as u32). */
-  readonly localIps4 = new Set<number>();
+  readonly localIps4 = new Ipv4Set();
   readonly pool: Pool;
   readonly superPool: Pool;
   /** Software GSO for superframes a port can't take (segments come from `pool`). */

@@ -127,6 +127,7 @@ function same16(a: Uint8Array, ao: number, b: Uint8Array, bo: number): boolean {
 }
 
 export class Neighbours {
+  /** Keyed by the address as an int32 (`ip | 0`): see ipv4-set.ts for why; entries keep it as uint32. */
   private readonly v4 = new Map<number, NeighbourEntry>();
   private readonly v6 = new Map<number, NeighbourEntry[]>();
   private readonly routes4: Route4[] = [];
@@ -248,7 +249,7 @@ export class Neighbours {
   // ---- entries ----
 
   lookup4(ip: number): NeighbourEntry | undefined {
-    return this.v4.get(ip);
+    return this.v4.get(ip | 0);
   }
 
   lookup6(b: Uint8Array, o: number): NeighbourEntry | undefined {
@@ -271,7 +272,7 @@ export class Neighbours {
   ): NeighbourEntry | null {
     if (!this.makeRoom()) return null;
     const e = new NeighbourEntry(4, ip, null, port, mac ? state : NUD_INCOMPLETE, now);
-    this.v4.set(ip, e);
+    this.v4.set(ip | 0, e);
     return this.added(e, mac);
   }
 
@@ -327,8 +328,8 @@ export class Neighbours {
 
   remove(e: NeighbourEntry): void {
     if (e.family === 4) {
-      if (this.v4.get(e.ip4) !== e) return;
-      this.v4.delete(e.ip4);
+      if (this.v4.get(e.ip4 | 0) !== e) return;
+      this.v4.delete(e.ip4 | 0);
     } else {
       const h = hash6(e.ip6, 0);
       const bucket = this.v6.get(h);
@@ -362,7 +363,7 @@ export class Neighbours {
 
   set4(ip: number, mac: Uint8Array, port: number, now: number, isStatic = false): void {
     const state = isStatic ? NUD_PERMANENT : NUD_REACHABLE;
-    const e = this.v4.get(ip);
+    const e = this.v4.get(ip | 0);
     if (e) this.setStatic(e, mac, port, state, now);
     else this.create4(ip, port, now, mac, state);
   }
@@ -384,7 +385,7 @@ export class Neighbours {
 
   /** The entry for ip when it has a MAC (any state but INCOMPLETE), else null. */
   get4(ip: number, _now?: number): NeighbourEntry | null {
-    const e = this.v4.get(ip);
+    const e = this.v4.get(ip | 0);
     return e?.valid ? e : null;
   }
 
