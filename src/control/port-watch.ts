@@ -17,10 +17,12 @@
 //             other tick, and right after a re-attach, `ip -o link show` (asynchronously) reads the
 //             device's address; when the one nvo uses has changed (a re-created veth or NIC comes back
 //             with another; `ip link set … address` while up), the switch takes the new one and
-//             announces its addresses (neighbour-probes.ts announceUnderlayMac): counted
-//             underlay-mac-changed, tx-arp-announce / tx-nd-na-unsolicited.
+//             announces its addresses (neighbour-probes.ts announceUnderlayMac), and twice more two
+//             and four seconds later (RFC 5227 announces twice, 2 s apart; one more because a peer
+//             whose device came back at the same moment re-attaches up to a tick later and misses
+//             the first): counted underlay-mac-changed, tx-arp-announce / tx-nd-na-unsolicited.
 import { execFile } from 'node:child_process';
-import { announceUnderlayMac } from '../datapath/neighbour-probes.ts';
+import { announceAddresses, announceUnderlayMac } from '../datapath/neighbour-probes.ts';
 import type { Switch } from '../datapath/switch.ts';
 import type { IoBackend } from '../io/io-backend.ts';
 import type { BurstHandler, Poller } from '../io/poller.ts';
@@ -46,7 +48,12 @@ interface Watched {
   /** Following the device's MAC: the last one read (see the header); null: not followed. */
   mac: Uint8Array | null;
   readingMac: boolean;
+  /** Announcements still to repeat after a MAC change, one every other tick. */
+  announceLeft: number;
 }
+
+/** Repeats of the announcement after a MAC change (see the header). */
+const ANNOUNCE_REPEATS = 2;
 
 export class PortWatch {
   private readonly sw: Switch;
@@ -87,6 +94,7 @@ export class PortWatch {
       closed: {},
       mac: mac ? Uint8Array.from(mac) : null,
       readingMac: false,
+      announceLeft: 0,
     });
   }
 
@@ -112,6 +120,13 @@ export class PortWatch {
   /** Reads the device's MAC; when it moved from the one the switch uses, the switch takes it. */
   private followMac(w: Watched): void {
     if (w.mac === null || w.readingMac) return;
+    if (w.announceLeft > 0) {
+      w.announceLeft--;
+      if (sameMac(w.mac, this.sw.underlayMac)) {
+        announceAddresses(this.sw);
+        this.sw.flush();
+      }
+    }
     w.readingMac = true;
     this.readMac(w.req.device, w.req.netns).then(
       (m) => {
@@ -120,7 +135,10 @@ export class PortWatch {
         if (m === null || this.closedAll || sameMac(m, old)) return;
         w.mac = m;
         // Only the MAC the switch is using (with several underlay devices it took one of theirs).
-        if (sameMac(old, this.sw.underlayMac) && announceUnderlayMac(this.sw, m)) this.sw.flush();
+        if (sameMac(old, this.sw.underlayMac) && announceUnderlayMac(this.sw, m)) {
+          this.sw.flush();
+          w.announceLeft = ANNOUNCE_REPEATS;
+        }
       },
       () => {
         w.readingMac = false;

@@ -166,6 +166,16 @@ export function announceUnderlayMac(sw: Switch, mac: Uint8Array): boolean {
   sw.underlayMac.set(mac.subarray(0, 6));
   sw.neighbours.invalidate();
   sw.counters.add('underlay-mac-changed');
+  announceAddresses(sw);
+  return true;
+}
+
+/**
+ * Announces every address nvo owns with its underlay MAC on every underlay port (see the header).
+ * Sent again by the caller after a change (control/port-watch.ts: RFC 5227 §1.1 ANNOUNCE_NUM 2,
+ * ANNOUNCE_INTERVAL 2 s): a peer whose own device was coming back at the same moment missed the first.
+ */
+export function announceAddresses(sw: Switch): void {
   // Our IPv6 addresses: the table's and the IPv6 tunnels' local ones (nd.ts isOurs6), each once.
   const v6 = [...sw.neighbours.local6];
   for (const t of sw.tunnels) {
@@ -200,7 +210,6 @@ export function announceUnderlayMac(sw: Switch, mac: Uint8Array): boolean {
       sw.stage(port, q);
     }
   }
-  return true;
 }
 
 /** ff02::1:ff00:0/104 | the target's low 24 bits (RFC 4291 §2.7.1). */
