@@ -14,14 +14,15 @@
 //             counts `port-reattach-failed` and is retried on the next tick.
 // A link set down and up again also reports ENETDOWN: the port is then re-opened at once, harmlessly.
 //   MAC       an underlay port whose MAC is the device's (no underlay.mac configured) follows it: every
-//             other tick, and right after a re-attach, `ip -o link show` (asynchronously) reads the
-//             device's address; when the one nvo uses has changed (a re-created veth or NIC comes back
+//             other tick, and right after a re-attach, the device's address is read asynchronously
+//             (sysfs, or `ip -n NS -o link show` for a device in another namespace); when the one nvo uses has changed (a re-created veth or NIC comes back
 //             with another; `ip link set … address` while up), the switch takes the new one and
 //             announces its addresses (neighbour-probes.ts announceUnderlayMac), and twice more two
 //             and four seconds later (RFC 5227 announces twice, 2 s apart; one more because a peer
 //             whose device came back at the same moment re-attaches up to a tick later and misses
 //             the first): counted underlay-mac-changed, tx-arp-announce / tx-nd-na-unsolicited.
 import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import { announceAddresses, announceUnderlayMac } from '../datapath/neighbour-probes.ts';
 import type { Switch } from '../datapath/switch.ts';
 import type { IoBackend } from '../io/io-backend.ts';
@@ -62,7 +63,7 @@ export class PortWatch {
   private closedAll = false;
   /** Test hook: how existence is checked (default: `ip [-n NS] link show dev NAME`). */
   exists: (dev: string, netns: string | undefined) => Promise<boolean> = linkExists;
-  /** Test hook: how a device's MAC is read (default: `ip [-n NS] -o link show dev NAME`). */
+  /** Test hook: how a device's MAC is read (default: sysfs, or `ip -n NS -o link show dev NAME`). */
   readMac: (dev: string, netns: string | undefined) => Promise<Uint8Array | null> = linkMac;
   private ticks = 0;
 
@@ -225,14 +226,16 @@ function sameMac(a: Uint8Array, b: Uint8Array): boolean {
 }
 
 /** The device's Ethernet address (`link/ether xx:…`), null when it has none or is not there. */
-function linkMac(dev: string, netns: string | undefined): Promise<Uint8Array | null> {
-  const args = [...(netns ? ['-n', netns] : []), '-o', 'link', 'show', 'dev', dev];
-  return new Promise((res) =>
-    execFile('ip', args, (err, out) => {
-      const m = err === null ? /link\/ether ([0-9a-f]{2}(?::[0-9a-f]{2}){5})/.exec(out) : null;
-      res(m ? Uint8Array.from(m[1]!.split(':'), (x) => Number.parseInt(x, 16)) : null);
-    }),
-  );
+// A device in nvo's own namespace is read from sysfs (a file read every other second); one in another
+// namespace through `ip -n`, a process every other second.
+export async function linkMac(dev: string, netns: string | undefined): Promise<Uint8Array | null> {
+  const text = netns
+    ? await new Promise<string>((res) =>
+        execFile('ip', ['-n', netns, '-o', 'link', 'show', 'dev', dev], (err, out) => res(err ? '' : out)),
+      )
+    : await readFile(`/sys/class/net/${dev}/address`, 'utf8').catch(() => '');
+  const m = /(?:^|link\/ether )([0-9a-f]{2}(?::[0-9a-f]{2}){5})/.exec(text);
+  return m ? Uint8Array.from(m[1]!.split(':'), (x) => Number.parseInt(x, 16)) : null;
 }
 
 function linkExists(dev: string, netns: string | undefined): Promise<boolean> {
