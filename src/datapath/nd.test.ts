@@ -29,22 +29,38 @@ interface Rig {
   guestPool: MemoryEnd;
 }
 
-function rig(family: 4 | 6, opts: { remote?: string } = {}): Rig {
+/** `net4`: the IPv4 /24 the rig's underlay is in (local .1, remote .2; default 10.0.0). */
+function rig(family: 4 | 6, opts: { remote?: string; net4?: string } = {}): Rig {
   const sw = new Switch({ name: 't', underlayMac: NVO_MAC, gro: false });
   const [wire, peer] = memoryLink({ keepSent: 256 });
   const [guest, guestPort] = memoryLink();
   sw.addPort('ul0', KIND_UNDERLAY, { no: 100, sink: wire });
   sw.addPort('g1', KIND_GUEST, { no: 1, sink: guestPort });
-  const local = family === 4 ? '10.0.0.1' : 'fd00::1';
-  const remote = opts.remote ?? (family === 4 ? '10.0.0.2' : 'fd00::2');
+  const net4 = opts.net4 ?? '10.0.0';
+  const local = family === 4 ? `${net4}.1` : 'fd00::1';
+  const remote = opts.remote ?? (family === 4 ? `${net4}.2` : 'fd00::2');
   sw.addTunnel({ name: 'vx0', encap: 'vxlan', localIp: local, remoteIp: remote, key: 42 }, { no: 10 });
-  if (family === 4) sw.neighbours.addRoute4(0x0a000000, 24, 0, 100);
+  if (family === 4) sw.neighbours.addRoute4(ip4(`${net4}.0`), 24, 0, 100);
   else sw.neighbours.addRoute6(ipv6.addr('fd00::'), 64, null, 100);
   if (family === 6) sw.neighbours.addLocal6(ipv6.addr('fd00::1'));
-  else sw.localIps4.add(0x0a000001);
+  else sw.localIps4.add(ip4(local));
   sw.addFlow(parseFlow('priority=1,in_port=1,actions=output:10', { portByName: sw.portByName }));
   return { sw, wire, peer, guest, guestPool: guestPort };
 }
+
+const ip4 = (a: string) => a.split('.').reduce((n, x) => n * 256 + Number(x), 0);
+
+/** scapy's broadcast ARP request from `src` (at `mac`) for `dst`, as hex. */
+const arpRequest = (mac: string, src: string, dst: string) =>
+  py(
+    `print(bytes(Ether(src='${mac}',dst='ff:ff:ff:ff:ff:ff')/ARP(op=1,hwsrc='${mac}',psrc='${src}',hwdst='00:00:00:00:00:00',pdst='${dst}')).hex())`,
+  );
+
+/** scapy's ARP reply from `src` at `mac` to `dst` at `dstMac`, as hex. */
+const arpReply = (mac: string, src: string, dstMac: string, dst: string) =>
+  py(
+    `print(bytes(Ether(src='${mac}',dst='${dstMac}')/ARP(op=2,hwsrc='${mac}',psrc='${src}',hwdst='${dstMac}',pdst='${dst}')).hex())`,
+  );
 
 /** A guest frame whose last payload byte is `tag` (to check the order packets leave in). */
 function guestFrame(tag: number): Uint8Array {
@@ -328,14 +344,8 @@ describe('IPv4 ARP resolution with the waiting queue', { skip }, () => {
   test('one broadcast ARP request however many packets ask; the reply sends the waiting packets', () => {
     const r = rig(4);
     for (let i = 1; i <= 4; i++) inject(r, 1, guestFrame(i), 1000);
-    const req = py(
-      `print(bytes(Ether(src='${NVO_MAC}',dst='ff:ff:ff:ff:ff:ff')/ARP(op=1,hwsrc='${NVO_MAC}',psrc='10.0.0.1',hwdst='00:00:00:00:00:00',pdst='10.0.0.2')).hex())`,
-    );
-    assert.deepEqual(sent(r), [req]);
-    const reply = py(
-      `print(bytes(Ether(src='${PEER_MAC}',dst='${NVO_MAC}')/ARP(op=2,hwsrc='${PEER_MAC}',psrc='10.0.0.2',hwdst='${NVO_MAC}',pdst='10.0.0.1')).hex())`,
-    );
-    inject(r, 100, fromHex(reply), 1100);
+    assert.deepEqual(sent(r), [arpRequest(NVO_MAC, '10.0.0.1', '10.0.0.2')]);
+    inject(r, 100, fromHex(arpReply(PEER_MAC, '10.0.0.2', NVO_MAC, '10.0.0.1')), 1100);
     const out = r.wire.sent.splice(0);
     // VXLAN over IPv4: 50 bytes of outer headers.
     assert.deepEqual(
@@ -348,33 +358,16 @@ describe('IPv4 ARP resolution with the waiting queue', { skip }, () => {
   });
 
   test('a 192.168/16 underlay (addresses above 2^31 as uint32): resolved, answered, sent, dumped', () => {
-    const sw = new Switch({ name: 't', underlayMac: NVO_MAC, gro: false });
-    const [wire, peer] = memoryLink({ keepSent: 64 });
-    const [, guestPort] = memoryLink();
-    sw.addPort('ul0', KIND_UNDERLAY, { no: 100, sink: wire });
-    sw.addPort('g1', KIND_GUEST, { no: 1, sink: guestPort });
-    sw.addTunnel(
-      { name: 'vx0', encap: 'vxlan', localIp: '192.168.0.1', remoteIp: '192.168.0.2', key: 42 },
-      { no: 10 },
-    );
-    sw.neighbours.addRoute4(0xc0a80000, 24, 0, 100);
-    sw.addFlow(parseFlow('priority=1,in_port=1,actions=output:10', { portByName: sw.portByName }));
-    const r: Rig = { sw, wire, peer, guest: guestPort, guestPool: guestPort };
+    const r = rig(4, { net4: '192.168.0' });
     inject(r, 1, guestFrame(1), 1000);
-    const req = py(
-      `print(bytes(Ether(src='${NVO_MAC}',dst='ff:ff:ff:ff:ff:ff')/ARP(op=1,hwsrc='${NVO_MAC}',psrc='192.168.0.1',hwdst='00:00:00:00:00:00',pdst='192.168.0.2')).hex())`,
-    );
-    assert.deepEqual(sent(r), [req]);
-    const reply = py(
-      `print(bytes(Ether(src='${PEER_MAC}',dst='${NVO_MAC}')/ARP(op=2,hwsrc='${PEER_MAC}',psrc='192.168.0.2',hwdst='${NVO_MAC}',pdst='192.168.0.1')).hex())`,
-    );
-    inject(r, 100, fromHex(reply), 1100);
+    assert.deepEqual(sent(r), [arpRequest(NVO_MAC, '192.168.0.1', '192.168.0.2')]);
+    inject(r, 100, fromHex(arpReply(PEER_MAC, '192.168.0.2', NVO_MAC, '192.168.0.1')), 1100);
     const out = r.wire.sent.splice(0);
     assert.equal(out.length, 1, 'the waiting frame went out');
     assert.equal(hex(out[0]!.subarray(0, 6)), PEER_MAC.replaceAll(':', ''));
-    assert.equal(sw.neighbours.get4(0xc0a80002)?.state, NUD_REACHABLE, 'found by its uint32');
+    assert.equal(r.sw.neighbours.get4(0xc0a80002)?.state, NUD_REACHABLE, 'found by its uint32');
     assert.deepEqual(
-      sw.neighbours.dump().map((e) => e.ip),
+      r.sw.neighbours.dump().map((e) => e.ip),
       ['192.168.0.2'],
     );
     // A request for our address is ours (localIps4 holds it as the tunnel's uint32).
@@ -382,11 +375,8 @@ describe('IPv4 ARP resolution with the waiting queue', { skip }, () => {
       `print(bytes(Ether(src='${PEER_MAC}',dst='ff:ff:ff:ff:ff:ff')/ARP(op=1,hwsrc='${PEER_MAC}',psrc='192.168.0.2',pdst='192.168.0.1')).hex())`,
     );
     inject(r, 100, fromHex(ask), 1200);
-    const answer = py(
-      `print(bytes(Ether(src='${NVO_MAC}',dst='${PEER_MAC}')/ARP(op=2,hwsrc='${NVO_MAC}',psrc='192.168.0.1',hwdst='${PEER_MAC}',pdst='192.168.0.2')).hex())`,
-    );
-    assert.deepEqual(sent(r), [answer]);
-    assert.deepEqual([...sw.localIps4], [0xc0a80001]);
+    assert.deepEqual(sent(r), [arpReply(NVO_MAC, '192.168.0.1', PEER_MAC, '192.168.0.2')]);
+    assert.deepEqual([...r.sw.localIps4], [0xc0a80001]);
   });
 
   test('ARP between other hosts is not learned; a request for us is answered and learned', () => {
