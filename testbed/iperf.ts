@@ -6,6 +6,24 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { nsRun, nsRunAsync, nsSpawn } from './netns.ts';
 
 export const IPERF3 = '/usr/bin/iperf3';
+
+/**
+ * Pings `addr` from namespace `ns` until a round of two answers (at most `tries` rounds, ~1-3 s each):
+ * a path through switches that resolve their tunnel neighbours and learn MACs on the first packets,
+ * and that may still be starting, is up before a measurement starts. A guest's own ARP gives up after
+ * three probes a second apart, so a TCP client started at once can fail with "No route to host".
+ */
+export async function waitReachable(ns: string, addr: string, tries = 10): Promise<boolean> {
+  for (let i = 0; i < tries; i++) {
+    try {
+      await nsRunAsync(ns, 'ping', ['-c', '2', '-i', '0.2', '-W', '1', addr], 10_000);
+      return true;
+    } catch {
+      // not yet
+    }
+  }
+  return false;
+}
 const SS = '/usr/bin/ss';
 
 export interface IperfResult {

@@ -43,7 +43,7 @@ import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { request } from '../../src/control/control-client.ts';
-import { iperf } from '../../testbed/iperf.ts';
+import { iperf, waitReachable } from '../../testbed/iperf.ts';
 import {
   getOffloads,
   ip,
@@ -239,15 +239,7 @@ async function ovsVxlan(): Promise<Bed> {
 }
 
 async function warm(ns: string, addr: string): Promise<void> {
-  const run = promisify(execFile);
-  for (let i = 0; i < 5; i++) {
-    try {
-      await run('ip', ['netns', 'exec', ns, 'ping', '-c', '2', '-i', '0.2', '-W', '1', addr]);
-      return;
-    } catch {
-      // not yet
-    }
-  }
+  await waitReachable(ns, addr, 5);
 }
 
 const FLOOD = join(import.meta.dirname, 'udp-flood.ts');

@@ -6,7 +6,7 @@
 //            the switch itself costs, no kernel in the path), and it says so.
 import { cpus, release } from 'node:os';
 import type { Command } from 'commander';
-import { iperf } from '../../testbed/iperf.ts';
+import { iperf, waitReachable } from '../../testbed/iperf.ts';
 import { isRoot, uniqueName } from '../../testbed/netns.ts';
 import { startNvoHosts } from '../../testbed/nvo-hosts.ts';
 import * as tb from '../../testbed/testbed.ts';
@@ -74,6 +74,7 @@ async function rootDemo(seconds: number): Promise<void> {
     const t = tb.up({ name, vxlan: { vni: 42, port: 4789, udpcsum: false } });
     try {
       const [h1, h2] = t.hosts as [tb.HostInfo, tb.HostInfo];
+      await waitReachable(h1.guestNs!, h2.guestAddr);
       const r = await iperf(h1.guestNs!, h2.guestNs!, h2.guestAddr, { seconds });
       rows.push({
         path: 'kernel vxlan',
@@ -102,6 +103,9 @@ async function rootDemo(seconds: number): Promise<void> {
     try {
       hosts = await startNvoHosts(t, { encap, guestMtu: 1400, uso: USO_ENCAPS.has(encap) });
       const [h1, h2] = t.hosts as [tb.HostInfo, tb.HostInfo];
+      // Both nvo processes up and the path resolved (tunnel ARP, MAC learning) before measuring: on a
+      // loaded machine an iperf3 client started at once saw its guest's ARP give up (No route to host).
+      await waitReachable(h1.guestNs!, h2.guestAddr);
       const r = await iperf(h1.guestNs!, h2.guestNs!, h2.guestAddr, { seconds });
       let drops = 0;
       const reasons: Record<string, number> = {};
