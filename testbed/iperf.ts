@@ -7,10 +7,12 @@ import { nsRun, nsRunAsync, nsSpawn } from './netns.ts';
 
 export const IPERF3 = '/usr/bin/iperf3';
 
+const SS = '/usr/bin/ss';
+
 /**
- * Pings `addr` from namespace `ns` until a round of two answers (at most `tries` rounds, ~1-3 s each):
- * a path through switches that resolve their tunnel neighbours and learn MACs on the first packets,
- * and that may still be starting, is up before a measurement starts. A guest's own ARP gives up after
+ * Pings `addr` from namespace `ns` until a round of two pings gets an answer (at most `tries` rounds,
+ * ~1-3 s each): a path through switches that resolve their tunnel neighbours and learn MACs on the
+ * first packets, and that may still be starting, is up before a measurement starts. A guest's own ARP gives up after
  * three probes a second apart, so a TCP client started at once can fail with "No route to host".
  */
 export async function waitReachable(ns: string, addr: string, tries = 10): Promise<boolean> {
@@ -24,7 +26,6 @@ export async function waitReachable(ns: string, addr: string, tries = 10): Promi
   }
   return false;
 }
-const SS = '/usr/bin/ss';
 
 export interface IperfResult {
   /** Receiver-side goodput, bits per second. */

@@ -183,7 +183,7 @@ function nvo(encap: string, uso: boolean, underlay: 'raw' | 'socket' = 'raw') {
       });
       if (pin)
         for (const p of hosts.procs) await promisify(execFile)('taskset', ['-a', '-pc', pin, String(p.pid!)]);
-      await warm(t.hosts[0]!.guestNs!, t.hosts[1]!.guestAddr);
+      await waitReachable(t.hosts[0]!.guestNs!, t.hosts[1]!.guestAddr, 5);
       return {
         ...guests(t),
         pids: hosts.procs.map((p) => p.pid!),
@@ -230,16 +230,12 @@ async function ovsVxlan(): Promise<Bed> {
       );
     }
     // OVS learns its tunnel neighbours and MACs from traffic: warm up with pings first.
-    await warm(h1.guestNs!, h2.guestAddr);
+    await waitReachable(h1.guestNs!, h2.guestAddr, 5);
     return { ...guests(t), close };
   } catch (e) {
     await close();
     throw e;
   }
-}
-
-async function warm(ns: string, addr: string): Promise<void> {
-  await waitReachable(ns, addr, 5);
 }
 
 const FLOOD = join(import.meta.dirname, 'udp-flood.ts');

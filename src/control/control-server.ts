@@ -3,7 +3,6 @@
 //
 //   → {"cmd":"flows.add","flow":"priority=10,in_port=1,actions=output:2"}
 //   ← {"ok":true,"result":…}  or  {"ok":false,"error":"…"}
-
 import { mkdirSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { dirname } from 'node:path';

@@ -63,23 +63,39 @@ function probeOn(sw: Switch, port: Port, e: NeighbourEntry, unicast: boolean): v
   const b = q.buf;
   const o = q.start;
   if (e.family === 4) {
-    for (let i = 0; i < 6; i++) b[o + i] = unicast ? e.mac[i]! : 0xff;
-    b.set(sw.underlayMac, o + 6);
-    setU16(b, o + 12, etherType.ARP);
-    const r = arpRepr;
-    r.op = arp.OP_REQUEST;
-    r.sha.set(sw.underlayMac);
-    r.spa = e.srcIp4;
-    r.tha.fill(0);
-    r.tpa = e.ip4;
-    arp.emit(r, b, o + 14);
-    q.end = o + 14 + arp.HEADER_LEN;
+    q.end = o + emitArpRequest(b, o, sw.underlayMac, e.srcIp4, e.ip4, unicast ? e.mac : null);
     sw.counters.add('tx-arp-request');
   } else {
     q.end = o + emitNs(b, o, sw.underlayMac, e.srcIp6, e.ip6, unicast ? e.mac : null);
     sw.counters.add('tx-nd-ns');
   }
   sw.stage(port, q);
+}
+
+/**
+ * Writes an Ethernet + ARP request from `spa` at `srcMac` for `tpa` at b[o] and returns its length:
+ * broadcast when `dstMac` is null, else unicast to it; target hardware address zero either way
+ * (arp_solicit). With spa = tpa it is an RFC 5227 announcement.
+ */
+function emitArpRequest(
+  b: Uint8Array,
+  o: number,
+  srcMac: Uint8Array,
+  spa: number,
+  tpa: number,
+  dstMac: Uint8Array | null,
+): number {
+  for (let i = 0; i < 6; i++) b[o + i] = dstMac === null ? 0xff : dstMac[i]!;
+  b.set(srcMac.subarray(0, 6), o + 6);
+  setU16(b, o + 12, etherType.ARP);
+  const r = arpRepr;
+  r.op = arp.OP_REQUEST;
+  r.sha.set(srcMac.subarray(0, 6));
+  r.spa = spa;
+  r.tha.fill(0);
+  r.tpa = tpa;
+  arp.emit(r, b, o + 14);
+  return 14 + arp.HEADER_LEN;
 }
 
 /**
@@ -186,19 +202,7 @@ export function announceAddresses(sw: Switch): void {
     for (const ip4 of sw.localIps4) {
       const q = sw.pool.alloc();
       if (q === null) break;
-      const b = q.buf;
-      const o = q.start;
-      b.fill(0xff, o, o + 6);
-      b.set(sw.underlayMac, o + 6);
-      setU16(b, o + 12, etherType.ARP);
-      const r = arpRepr;
-      r.op = arp.OP_REQUEST;
-      r.sha.set(sw.underlayMac);
-      r.spa = ip4;
-      r.tha.fill(0);
-      r.tpa = ip4;
-      arp.emit(r, b, o + 14);
-      q.end = o + 14 + arp.HEADER_LEN;
+      q.end = q.start + emitArpRequest(q.buf, q.start, sw.underlayMac, ip4, ip4, null);
       sw.counters.add('tx-arp-announce');
       sw.stage(port, q);
     }
